@@ -1,0 +1,1 @@
+//! Examples live beside this file; run them with `cargo run --example NAME`.

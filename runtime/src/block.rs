@@ -1,0 +1,83 @@
+//! One registered deferred block and how it is started.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::output::DeferredOutput;
+use crate::{Outcome, OutcomeKind};
+
+/// A started block: its user code runs when this future is polled.
+pub(crate) type BlockFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+type AlwaysFn = Box<dyn FnOnce(Outcome) -> BlockFuture + Send>;
+
+/// When a block runs.
+pub(crate) enum Block {
+    /// `defer! { .. }`: only when the response completed.
+    OnCompleted(BlockFuture),
+    /// `defer!(|outcome| ..)`: always, told the outcome.
+    Always(AlwaysFn),
+    /// Cancelled through its handle before it ran.
+    Cancelled,
+}
+
+/// A block with its options.
+pub(crate) struct Entry {
+    pub(crate) block: Block,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Entry {
+    pub(crate) fn on_completed<F>(future: F) -> Self
+    where
+        F: Future + Send + 'static,
+        F::Output: DeferredOutput,
+    {
+        let block = Block::OnCompleted(Box::pin(async move { future.await.into_result() }));
+        Self {
+            block,
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn always<F, Fut>(make: F) -> Self
+    where
+        F: FnOnce(Outcome) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: DeferredOutput,
+    {
+        let make: AlwaysFn = Box::new(move |outcome| {
+            let future = make(outcome);
+            Box::pin(async move { future.await.into_result() })
+        });
+        Self {
+            block: Block::Always(make),
+            timeout: None,
+        }
+    }
+
+    /// Whether this block runs for a response that ended as `kind`.
+    pub(crate) fn runs_on(&self, kind: OutcomeKind) -> bool {
+        match self.block {
+            Block::OnCompleted(_) => kind == OutcomeKind::Completed,
+            Block::Always(_) => true,
+            Block::Cancelled => false,
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self.block, Block::Cancelled)
+    }
+
+    /// The block's future for `outcome`, or `None` when it does not run.
+    ///
+    /// Calls the user's closure for the always-form, so it is only called from the spawned task.
+    pub(crate) fn start(self, outcome: Outcome) -> Option<BlockFuture> {
+        match self.block {
+            Block::OnCompleted(future) if outcome.is_completed() => Some(future),
+            Block::Always(make) => Some(make(outcome)),
+            Block::OnCompleted(_) | Block::Cancelled => None,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The response body wrapper: forwards every frame untouched and fires the blocks on drop.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Buf;
+use http::StatusCode;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::executor::{self, Batch};
+use crate::OutcomeKind;
+
+pin_project_lite::pin_project! {
+    /// A body that forwards `B` frame by frame and, when dropped, fires its response's deferred
+    /// blocks with the outcome it observed.
+    ///
+    /// `size_hint` and `is_end_stream` are forwarded unchanged (so Content-Length survives), and
+    /// after the end it keeps answering `None` without polling `B` again.
+    pub struct DeferredBody<B> {
+        #[pin]
+        inner: B,
+        progress: Progress,
+    }
+}
+
+/// What the connection did with the body; fires the batch when dropped.
+struct Progress {
+    batch: Option<Batch>,
+    status: StatusCode,
+    body_bytes: u64,
+    /// The exact length the body announced before the first poll, if any.
+    exact_len: Option<u64>,
+    polled: bool,
+    /// The inner body returned `None`: do not poll it again.
+    finished: bool,
+    /// Every byte was handed over (end seen, or `is_end_stream`, or the announced length reached).
+    complete: bool,
+    errored: bool,
+}
+
+impl<B: Body> DeferredBody<B> {
+    pub(crate) fn new(inner: B, batch: Batch, status: StatusCode) -> Self {
+        let progress = Progress {
+            exact_len: inner.size_hint().exact(),
+            complete: inner.is_end_stream(),
+            batch: Some(batch),
+            status,
+            body_bytes: 0,
+            polled: false,
+            finished: false,
+            errored: false,
+        };
+        Self { inner, progress }
+    }
+}
+
+impl<B: Body> Body for DeferredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let (mut inner, progress) = (this.inner, this.progress);
+        if progress.finished {
+            return Poll::Ready(None);
+        }
+        progress.polled = true;
+        let frame = ready!(inner.as_mut().poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    progress.body_bytes += data.remaining() as u64;
+                }
+                // hyper stops polling a body once it says it ended or its length is reached,
+                // so "complete" is decided here, not only on `None`.
+                if inner.is_end_stream() || progress.exact_len == Some(progress.body_bytes) {
+                    progress.complete = true;
+                }
+            }
+            Some(Err(_)) => progress.errored = true,
+            None => {
+                progress.finished = true;
+                progress.complete = true;
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.progress.finished || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Progress {
+    fn outcome_kind(&self) -> OutcomeKind {
+        let bodyless_status = self.status.is_informational()
+            || self.status == StatusCode::NO_CONTENT
+            || self.status == StatusCode::NOT_MODIFIED;
+        // A body dropped before its first poll was discarded on purpose: axum empties HEAD
+        // responses, HTTP/1.1 skips 204/304 bodies. See the README's limits for the rare
+        // client reset that also lands here.
+        let discarded_unpolled = !self.polled;
+        if (self.complete && !self.errored) || bodyless_status || discarded_unpolled {
+            OutcomeKind::Completed
+        } else {
+            OutcomeKind::Aborted
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.take() {
+            executor::fire(
+                batch,
+                self.outcome_kind(),
+                Some(self.status),
+                self.body_bytes,
+            );
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for DeferredBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredBody")
+            .field("body_bytes", &self.progress.body_bytes)
+            .field("complete", &self.progress.complete)
+            .finish_non_exhaustive()
+    }
+}

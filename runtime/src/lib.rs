@@ -1,0 +1,123 @@
+//! Run code **after** an axum handler's HTTP response has been sent.
+//!
+//! Mark a handler `#[after_response]` and put `defer!` blocks in it. They run once the client
+//! has the whole response, on a task tracked by this crate, one after another in the order
+//! they were registered; a slow, failing or panicking block delays no response and no other
+//! block. No middleware to install.
+//!
+//! ```
+//! use after_response::{after_response, defer, Completion, OutcomeKind};
+//! use axum::{body::Body, http::Request, routing::post, Router};
+//! use tower::ServiceExt as _;
+//!
+//! #[after_response]
+//! async fn signup(body: String) -> String {
+//!     let email = body.clone();
+//!     defer! {
+//!         // Runs only once the response has been fully handed to the client.
+//!         println!("sending the welcome e-mail to {email}");
+//!     }
+//!     defer!(|outcome| {
+//!         // Runs whatever happened, and is told what happened.
+//!         assert_eq!(outcome.kind(), OutcomeKind::Completed);
+//!         println!("{:?} after {:?}, {} bytes", outcome.status(), outcome.elapsed(), outcome.body_bytes());
+//!     });
+//!     format!("welcome, {body}")
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Router::new().route("/signup", post(signup));
+//! let response = app.oneshot(Request::post("/signup").body(Body::from("ada@example.com")).unwrap()).await.unwrap();
+//! let completion = Completion::of(&response);
+//! drop(response); // the server drops the body once its last byte is out; here we do it
+//! completion.await; // every deferred block of that response has now run
+//! # }
+//! ```
+//!
+//! # The two forms
+//! - `defer! { .. }` is an `async move` block: it may `.await`, and runs only if the response
+//!   was **completed** (see [`OutcomeKind`]).
+//! - `defer!(|outcome| { .. })` runs **always** (completed, aborted, cancelled, panicked) and
+//!   receives the [`Outcome`] by value.
+//!
+//! A block may end in `()` or in `Result<(), E>` with `E: Display`; an `Err` is logged with the
+//! handler's name and counted, never lost silently. Each `defer!` evaluates to a
+//! [`DeferHandle`] whose [`cancel`](DeferHandle::cancel) stops that block from running. A
+//! block can carry its own timeout: `defer!(timeout = Duration::from_secs(5) => { .. })`.
+//!
+//! # Outcomes
+//! | kind | when | `defer! {}` runs | `defer!(\|o\| ..)` runs |
+//! | --- | --- | --- | --- |
+//! | Completed | every body byte was handed to the connection, or no body by protocol (HEAD, 1xx, 204, 304) | yes | yes |
+//! | Aborted | a response was produced but its body ended early (disconnect, body error) | no | yes |
+//! | Cancelled | the handler future was dropped before it returned | no | yes |
+//! | Panicked | the handler panicked | no | yes |
+//!
+//! # Without axum or the macro
+//! [`Registry`] is the plain API: create one, [`defer`](Registry::defer) blocks on it, and
+//! [`attach`](Registry::attach) it to any `http::Response<B: http_body::Body>`.
+//!
+//! # Operations
+//! [`Config`] sets the bound on work in flight and a default per-block timeout; [`stats`]
+//! reads the counters; [`shutdown`] drains deferred work with a deadline.
+#![deny(missing_docs)]
+
+mod axum_support;
+mod block;
+mod body;
+mod completion;
+mod config;
+mod executor;
+mod outcome;
+mod output;
+mod registry;
+mod shutdown;
+mod stats;
+
+pub use after_response_macros::after_response;
+pub use body::DeferredBody;
+pub use completion::Completion;
+pub use config::{AlreadyInstalled, Config};
+pub use outcome::{Outcome, OutcomeKind};
+pub use output::DeferredOutput;
+pub use registry::{DeferHandle, Registry};
+pub use shutdown::{shutdown, DrainReport};
+pub use stats::Stats;
+
+/// A snapshot of the process-wide deferred-work counters.
+#[must_use]
+pub fn stats() -> Stats {
+    executor::stats().snapshot()
+}
+
+/// Registers a block to run after the response has been sent.
+///
+/// Only meaningful inside an `async fn` marked [`#[after_response]`](after_response), which
+/// rewrites every `defer!` in its body; anywhere else it is a compile error.
+///
+/// - `defer! { .. }`: runs only if the response was completed.
+/// - `defer!(|outcome| { .. })`: runs always, given the [`Outcome`].
+/// - `defer!(timeout = DURATION => { .. })` or `defer!(timeout = DURATION => |outcome| { .. })`:
+///   the same, with a timeout of its own.
+///
+/// It evaluates to a [`DeferHandle`].
+#[macro_export]
+macro_rules! defer {
+    (@__after_response $registration:expr) => {
+        $registration
+    };
+    ($($anything:tt)*) => {
+        ::core::compile_error!(
+            "`defer!` can only be used inside an `async fn` marked `#[after_response]` \
+             (and not inside a nested `fn` item there)"
+        )
+    };
+}
+
+/// Paths the `#[after_response]` expansion uses. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::Registry;
+    pub use axum::response::{IntoResponse, Response};
+}

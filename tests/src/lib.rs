@@ -1,0 +1,1 @@
+//! Integration and UI tests for `after-response`: see the `tests/` folder of this crate.
