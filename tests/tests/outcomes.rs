@@ -40,6 +40,22 @@ async fn endless(State(probe): State<Probe>) -> impl IntoResponse {
 }
 
 #[after_response]
+async fn failing_stream(State(probe): State<Probe>) -> axum::body::Body {
+    let plain = probe.clone();
+    defer! {
+        plain.send(Event::Plain);
+    }
+    defer!(|outcome| {
+        probe.send(Event::Always(outcome));
+    });
+    let chunks = [
+        Ok(bytes::Bytes::from_static(b"partial")),
+        Err(std::io::Error::other("storage went away")),
+    ];
+    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+#[after_response]
 async fn never_returns(State(probe): State<Probe>) -> &'static str {
     // The plain block first: had it run, its event would come before the always-block's.
     let plain = probe.clone();
@@ -74,6 +90,7 @@ fn router(probe: Probe) -> Router {
         .route("/hello", get(hello))
         .route("/endless", get(endless))
         .route("/never", get(never_returns))
+        .route("/failing-stream", get(failing_stream))
         .route("/panics", get(panics))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(probe)
@@ -169,5 +186,32 @@ async fn handler_panic_is_panicked() {
         let outcome = observer.only_outcome().await;
         assert_eq!(outcome.kind(), OutcomeKind::Panicked, "{proto:?}");
         assert_eq!(outcome.status(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_error_is_aborted() {
+    for proto in PROTOCOLS {
+        let (probe, mut observer) = Probe::new();
+        let mut server = Server::start(router(probe)).await;
+        let request = http::Request::get(server.url("/failing-stream"))
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        // HTTP/1.1 may fail the connection before the head is flushed; HTTP/2 resets the stream.
+        let received = match within("the response", common::client(proto).request(request)).await {
+            Ok(response) => within("the body", response.into_body().collect())
+                .await
+                .map(|_| ())
+                .map_err(|_| ()),
+            Err(_) => Err(()),
+        };
+        assert!(
+            received.is_err(),
+            "{proto:?}: the client must see the body fail"
+        );
+        server.settle().await;
+        let outcome = observer.only_outcome().await;
+        assert_eq!(outcome.kind(), OutcomeKind::Aborted, "{proto:?}");
+        assert_eq!(outcome.body_bytes(), 7);
     }
 }
