@@ -1,4 +1,6 @@
 //! The axum side: turn a handler's output into a `Response` that carries its deferred blocks.
+//!
+//! Compiled only with the `axum` feature (on by default).
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -8,6 +10,12 @@ use crate::Registry;
 impl Registry {
     /// Converts `output` into a response and attaches the registered blocks to it; with no
     /// block registered the response is returned untouched (no wrapping, no allocation).
+    ///
+    /// This is what an `#[after_response]` handler returns through. Without axum, use
+    /// [`Registry::attach`] on any `http::Response<B: http_body::Body>`.
+    ///
+    /// Available with the `axum` feature (on by default).
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn finish<R: IntoResponse>(self, output: R) -> Response {
         let response = output.into_response();
         if self.is_empty() {

@@ -54,15 +54,88 @@
 //! | Cancelled | the handler future was dropped before it returned | no | yes |
 //! | Panicked | the handler panicked | no | yes |
 //!
+//! Layers see the same outcomes: a `TimeoutLayer` that gives up on a slow handler drops its
+//! future (Cancelled), `CatchPanicLayer` turns a panic into a 500 (Panicked), a response body
+//! timeout or a client that hangs up mid-stream ends the body early (Aborted), and a
+//! `CompressionLayer` re-encodes the body without changing when the blocks fire: after the
+//! compressed body has ended.
+//!
+//! # Testing
+//! Each response that carries deferred work holds a [`Completion`] in its extensions. Send the
+//! request with `tower::ServiceExt::oneshot` (or through a real server), read or drop the body,
+//! then await [`Completion::of`]`(&response)`: once it resolves, every block of that response
+//! has run, failed, timed out or been skipped. No sleeps. The opening example does exactly
+//! this; through a real server, an `axum::middleware::map_response` layer can hand each
+//! response's `Completion` to the test.
+//!
 //! # Without axum or the macro
 //! [`Registry`] is the plain API: create one, [`defer`](Registry::defer) blocks on it, and
-//! [`attach`](Registry::attach) it to any `http::Response<B: http_body::Body>`.
+//! [`attach`](Registry::attach) it to any `http::Response<B: http_body::Body>` (hyper, tonic,
+//! tower). The blocks fire when the wrapped body is dropped, exactly as with the macro.
+//!
+//! ```
+//! use after_response::{Completion, Registry};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let registry = Registry::new("download");
+//! registry.defer(async { println!("delivered") });
+//! registry.defer_always(|outcome| async move {
+//!     println!("{}: {} bytes", outcome.kind(), outcome.body_bytes());
+//! });
+//! let response = registry.attach(http::Response::new(String::from("hello")));
+//! let completion = Completion::of(&response);
+//! drop(response); // hyper drops the body once its last byte is out; here we do it
+//! completion.await;
+//! # }
+//! ```
+//!
+//! # Shutdown
+//! `axum::serve(..).with_graceful_shutdown(..)` waits for connections, not for deferred work.
+//! Call [`shutdown`] after it returns, before the runtime ends: it waits up to a deadline and
+//! reports what finished and what was left.
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+//! # let stop = std::future::pending::<()>();
+//! use std::time::Duration;
+//!
+//! axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+//! let report = after_response::shutdown(Duration::from_secs(10)).await;
+//! println!(
+//!     "deferred work: {} finished, {} abandoned, {} never started",
+//!     report.finished, report.abandoned, report.never_started
+//! );
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Operations
 //! [`Config`] sets the bound on work in flight and a default per-block timeout; [`stats`]
 //! reads the counters; [`shutdown`] drains deferred work with a deadline.
+//!
+//! # Limits
+//! - Deferred work lives in this process's memory: a crash, `kill -9` or a drain deadline loses
+//!   it. Work that must survive those belongs in a job queue; this crate is for work that may be
+//!   lost but should not hold up the response (e-mails you can resend, cache warming, metrics,
+//!   audit lines).
+//! - A body dropped before it was ever polled counts as Completed: that is how HEAD, 204 and 304
+//!   responses end. A client that resets an HTTP/2 stream after the head but before the first
+//!   body poll lands there too.
+//! - [`Outcome::body_bytes`] counts the bytes the handler's body handed over, before any
+//!   encoding a layer outside it (compression) applies.
+//! - Blocks run on the tokio runtime current when the body is dropped; if there is none, they
+//!   are counted as lost and logged. Timeouts need the runtime's time driver.
+//!
+//! # Cargo features
+//! - `axum` (default): `Registry::finish` and what `#[after_response]` expands to. With
+//!   `default-features = false` the crate depends on `http`, `http-body` and `tokio` (plus
+//!   small helpers), and offers the plain [`Registry`] API for hyper, tonic or tower services.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
 mod axum_support;
 mod block;
 mod body;
@@ -119,5 +192,6 @@ macro_rules! defer {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::Registry;
+    #[cfg(feature = "axum")]
     pub use axum::response::{IntoResponse, Response};
 }
