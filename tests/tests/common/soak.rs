@@ -1,0 +1,314 @@
+//! Helpers for the reliability suite (`reliability_*.rs`): scale, a seeded RNG, counters,
+//! resident memory, a drop tap and a server that shuts down gracefully.
+//!
+//! Included with `#[path = "common/soak.rs"] mod soak;` next to `mod common;`.
+#![allow(dead_code, clippy::missing_panics_doc)]
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use after_response::Stats;
+use axum::body::Body;
+use axum::Router;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use tokio::sync::{mpsc, oneshot};
+
+use super::common::PATIENCE;
+
+/// The environment variable that selects the full counts: `AFTER_RESPONSE_SOAK=full`.
+pub const SOAK_VAR: &str = "AFTER_RESPONSE_SOAK";
+
+/// `true` when `AFTER_RESPONSE_SOAK=full`: the documented full run. Otherwise the short
+/// configuration that `cargo test --workspace` runs.
+#[must_use]
+pub fn full() -> bool {
+    std::env::var(SOAK_VAR).is_ok_and(|value| value == "full")
+}
+
+/// `short` in the default configuration, `full` under `AFTER_RESPONSE_SOAK=full`.
+#[must_use]
+pub fn scale(short: usize, full: usize) -> usize {
+    if self::full() {
+        full
+    } else {
+        short
+    }
+}
+
+/// A seeded splitmix64 generator: reproducible "random" points without a crate.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound > 0`).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+}
+
+/// Serialises the tests of one binary that read the process-wide counters.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A two-worker runtime, like the CI machine's two cores.
+#[must_use]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits (bounded by [`PATIENCE`]) until `done` holds for the counters. The short pause
+/// between reads only spaces the reads out; nothing is ordered by it.
+pub async fn until_stats(what: &str, done: impl Fn(&Stats) -> bool) -> Stats {
+    super::common::within(what, async {
+        loop {
+            let stats = after_response::stats();
+            if done(&stats) {
+                return stats;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+/// The counters' change from `before` to `after` (every counter only grows, except in-flight).
+#[must_use]
+pub fn delta(before: &Stats, after: &Stats) -> Stats {
+    let mut delta = *after;
+    delta.in_flight = after.in_flight.wrapping_sub(before.in_flight);
+    delta.finished -= before.finished;
+    delta.failed -= before.failed;
+    delta.panicked -= before.panicked;
+    delta.timed_out -= before.timed_out;
+    delta.cancelled -= before.cancelled;
+    delta.skipped -= before.skipped;
+    delta.shed -= before.shed;
+    delta.abandoned -= before.abandoned;
+    delta.lost -= before.lost;
+    delta
+}
+
+/// This process's resident memory in KiB (`VmRSS` from `/proc/self/status`).
+#[must_use]
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
+/// A layer that reports each response body's drop **after** the inner body (and with it the
+/// deferred-body wrapper, which fires synchronously in its `Drop`) is gone: once the tap has
+/// reported N drops, N responses have fired their blocks.
+pub fn drop_tap(router: Router) -> (Router, mpsc::UnboundedReceiver<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let router = router.layer(axum::middleware::map_response(
+        move |response: axum::response::Response| {
+            let tx = tx.clone();
+            async move {
+                response.map(|body| {
+                    Body::new(Tapped {
+                        inner: Some(body),
+                        tx,
+                    })
+                })
+            }
+        },
+    ));
+    (router, rx)
+}
+
+struct Tapped {
+    inner: Option<Body>,
+    tx: mpsc::UnboundedSender<()>,
+}
+
+impl http_body::Body for Tapped {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        match self.inner.as_mut() {
+            Some(inner) => Pin::new(inner).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), http_body::Body::size_hint)
+    }
+}
+
+impl Drop for Tapped {
+    fn drop(&mut self) {
+        drop(self.inner.take());
+        let _ = self.tx.send(());
+    }
+}
+
+/// Receives `count` reports from a channel, each within [`PATIENCE`].
+pub async fn receive_n<T>(what: &str, rx: &mut mpsc::UnboundedReceiver<T>, count: usize) -> Vec<T> {
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        items.push(
+            super::common::within(what, rx.recv())
+                .await
+                .expect("sender alive"),
+        );
+    }
+    items
+}
+
+/// A server that can be stopped gracefully (`axum::serve(..).with_graceful_shutdown(..)`).
+pub struct GracefulServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GracefulServer {
+    pub async fn start(router: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops accepting, lets open connections finish, and waits for the server to return.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().expect("stopped once").send(());
+        let task = &mut self.task;
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("the server stopped gracefully")
+            .unwrap();
+    }
+}
+
+/// The bound on a whole loop of the full run (each step inside is bounded by [`PATIENCE`]).
+pub const LONG_PATIENCE: Duration = Duration::from_secs(900);
+
+/// Awaits `future`, failing the test if it does not finish within [`LONG_PATIENCE`].
+pub async fn within_long<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(LONG_PATIENCE, future)
+        .await
+        .unwrap_or_else(|_| panic!("gave up waiting for {what}"))
+}
+
+/// Counts log events whose message contains one of a few needles, without keeping the text
+/// (a flood of 100,000 warnings must not grow the test's own memory).
+pub mod counted_logs {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::OnceLock;
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    static NEEDLES: OnceLock<Vec<(&'static str, AtomicU64)>> = OnceLock::new();
+
+    /// Installs the counting subscriber for this process (once).
+    pub fn install(needles: &[&'static str]) {
+        NEEDLES.get_or_init(|| {
+            tracing_subscriber::registry().with(Counter).init();
+            needles.iter().map(|n| (*n, AtomicU64::new(0))).collect()
+        });
+    }
+
+    /// How many events so far had `needle` in their message.
+    #[must_use]
+    pub fn count(needle: &str) -> u64 {
+        NEEDLES
+            .get()
+            .and_then(|needles| needles.iter().find(|(n, _)| *n == needle))
+            .map_or_else(
+                || panic!("{needle:?} is not counted"),
+                |(_, c)| c.load(Relaxed),
+            )
+    }
+
+    struct Counter;
+
+    struct Message(String);
+
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                let _ = write!(self.0, "{value:?}");
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counter {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            for (needle, count) in NEEDLES.get().into_iter().flatten() {
+                if message.0.contains(needle) {
+                    count.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Receives `count` items from a channel, dropping them as they come.
+pub async fn receive_count<T>(rx: &mut mpsc::UnboundedReceiver<T>, count: u64) {
+    for _ in 0..count {
+        super::common::within("the next report", rx.recv())
+            .await
+            .expect("sender alive");
+    }
+}

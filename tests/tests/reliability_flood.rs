@@ -1,0 +1,206 @@
+//! Flood against the bound, over a real loopback server, HTTP/1.1 and HTTP/2: requests come
+//! faster than their blocks finish (the blocks wait on a gate the test holds closed).
+//!
+//! The documented policy (`Config::max_in_flight`, `Config::max_queued`): `max_in_flight`
+//! responses run their blocks, `max_queued` more wait for a slot, and past that new work is
+//! shed: dropped (with everything it captured), logged and counted in `Stats::shed`; the
+//! responses themselves are never held. Memory stays bounded: whatever the flood's size, the
+//! number of live blocks is `max_in_flight + max_queued`.
+//!
+//! This file installs its own `Config`, so it is a process of its own.
+
+mod common;
+#[path = "common/soak.rs"]
+mod soak;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use after_response::{after_response, defer, Config};
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use common::{within, TestClient, PROTOCOLS};
+use http_body_util::{BodyExt as _, Empty};
+use soak::GracefulServer;
+use tokio::sync::{mpsc, Semaphore};
+
+const MAX_IN_FLIGHT: usize = 4;
+const MAX_QUEUED: usize = 16;
+const BOUND: u64 = (MAX_IN_FLIGHT + MAX_QUEUED) as u64;
+const CLIENTS: u64 = 32;
+const SHED_LOG: &str = "deferred work is full";
+
+/// Counts the blocks alive (registered and not yet dropped): the memory the flood holds.
+struct Held(Arc<AtomicU64>);
+
+impl Held {
+    fn new(live: &Arc<AtomicU64>) -> Self {
+        live.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(live))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    live: Arc<AtomicU64>,
+    gate: Arc<Semaphore>,
+    ran: mpsc::UnboundedSender<()>,
+}
+
+#[after_response]
+async fn flood(State(app): State<App>) -> &'static str {
+    let held = Held::new(&app.live);
+    defer! {
+        app.gate.acquire().await.unwrap().forget();
+        drop(held);
+        app.ran.send(()).unwrap();
+    }
+    "accepted"
+}
+
+/// Sends `count` requests from `CLIENTS` concurrent clients, every one answered while the
+/// gate is closed; returns the most live blocks any client saw after its response.
+async fn flood_wave(
+    client: &Arc<TestClient>,
+    url: &Arc<String>,
+    live: &Arc<AtomicU64>,
+    count: u64,
+) -> u64 {
+    let next = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..CLIENTS.min(count) {
+        let (next, client, url) = (Arc::clone(&next), Arc::clone(client), Arc::clone(url));
+        let (live, peak) = (Arc::clone(live), Arc::clone(&peak));
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let request = http::Request::get(url.as_str()).body(Empty::new()).unwrap();
+                let response = within("the response", client.request(request))
+                    .await
+                    .unwrap();
+                let body = within("the body", response.into_body().collect()).await;
+                assert_eq!(body.unwrap().to_bytes(), "accepted");
+                peak.fetch_max(live.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }));
+    }
+    for worker in workers {
+        soak::within_long("the flood", worker).await.unwrap();
+    }
+    peak.load(Ordering::Relaxed)
+}
+
+#[test]
+fn flood_against_the_bound() {
+    Config::default()
+        .max_in_flight(MAX_IN_FLIGHT)
+        .max_queued(MAX_QUEUED)
+        .install()
+        .expect("the first configuration of this process");
+    soak::counted_logs::install(&[SHED_LOG]);
+    let requests = soak::scale(2_000, 100_000) as u64;
+    let warm_up = requests / 10;
+    soak::runtime().block_on(async {
+        for proto in PROTOCOLS {
+            let (ran_tx, mut ran) = mpsc::unbounded_channel();
+            let app = App {
+                live: Arc::new(AtomicU64::new(0)),
+                gate: Arc::new(Semaphore::new(0)),
+                ran: ran_tx,
+            };
+            let (router, mut dropped) = soak::drop_tap(
+                Router::new()
+                    .route("/flood", get(flood))
+                    .with_state(app.clone()),
+            );
+            // No completion tap here: the test keeps nothing per request.
+            let server = GracefulServer::start(router).await;
+            let client = Arc::new(common::client(proto));
+            let url = Arc::new(format!("http://{}/flood", server.addr));
+            let shed_logged_before = soak::counted_logs::count(SHED_LOG);
+            let before = after_response::stats();
+
+            // The flood, with the gate closed: no block can finish. A warm-up wave first, then
+            // the rest; every body dropped means every response fired.
+            let mut peak_live = flood_wave(&client, &url, &app.live, warm_up).await;
+            soak::within_long("the drops", soak::receive_count(&mut dropped, warm_up)).await;
+            let rss_warm = soak::rss_kib();
+            peak_live =
+                peak_live.max(flood_wave(&client, &url, &app.live, requests - warm_up).await);
+            soak::within_long(
+                "the drops",
+                soak::receive_count(&mut dropped, requests - warm_up),
+            )
+            .await;
+            let rss_flooded = soak::rss_kib();
+
+            let flooded = after_response::stats();
+            let delta = soak::delta(&before, &flooded);
+            let shed = requests - BOUND;
+            assert_eq!(delta.in_flight, BOUND, "{proto:?}: running + queued");
+            assert_eq!(delta.shed, shed, "{proto:?}: the rest is shed");
+            assert_eq!(delta.finished, 0, "{proto:?}: the gate is closed");
+            assert_eq!(
+                app.live.load(Ordering::Relaxed),
+                BOUND,
+                "{proto:?}: shed blocks were dropped with what they captured"
+            );
+            assert!(
+                peak_live <= BOUND + CLIENTS,
+                "{proto:?}: {peak_live} live blocks"
+            );
+            let shed_logged = soak::counted_logs::count(SHED_LOG) - shed_logged_before;
+            assert_eq!(shed_logged, shed, "{proto:?}: each shed response logged");
+
+            // Open the gate: exactly the accepted blocks run, and the bound frees up again.
+            app.gate.add_permits(usize::try_from(BOUND).unwrap());
+            soak::receive_n(
+                "the accepted blocks",
+                &mut ran,
+                usize::try_from(BOUND).unwrap(),
+            )
+            .await;
+            let drained = soak::until_stats("in-flight back to zero", |s| {
+                s.in_flight == before.in_flight
+            })
+            .await;
+            let delta = soak::delta(&before, &drained);
+            assert_eq!(delta.finished, BOUND, "{proto:?}");
+            assert_eq!(delta.shed, shed, "{proto:?}");
+            assert_eq!(delta.lost, 0);
+            assert!(ran.try_recv().is_err(), "{proto:?}: no shed block ran");
+            assert_eq!(app.live.load(Ordering::Relaxed), 0);
+
+            // After the flood the bound accepts work again.
+            app.gate.add_permits(1);
+            let request = http::Request::get(url.as_str()).body(Empty::new()).unwrap();
+            let response = within("the response", client.request(request))
+                .await
+                .unwrap();
+            within("the body", response.into_body().collect())
+                .await
+                .unwrap();
+            within("the block", ran.recv()).await.unwrap();
+            println!(
+                "flood {proto:?}: {requests} requests answered with the gate closed; bound \
+                 {MAX_IN_FLIGHT} running + {MAX_QUEUED} queued; accepted {BOUND}, shed {shed} \
+                 (logged {shed_logged}), peak live blocks {peak_live}, blocks run {}, lost {}; \
+                 VmRSS {rss_warm} KiB after {warm_up} requests, {rss_flooded} KiB after {requests}",
+                delta.finished, delta.lost
+            );
+            assert!(
+                rss_flooded * 10 <= rss_warm * 11,
+                "{proto:?}: resident memory grew from {rss_warm} KiB to {rss_flooded} KiB"
+            );
+            drop(client);
+            server.stop().await;
+        }
+    });
+}
