@@ -2,17 +2,29 @@
 
 use std::time::Duration;
 
-/// Limits and defaults for deferred work in this process.
+/// Limits and defaults for deferred work in this process: one small builder, installed once at
+/// start-up. Without any call the defaults apply (`max_in_flight` 1024, `max_queued` 16384, no
+/// block timeout).
 ///
 /// ```
 /// use std::time::Duration;
 ///
 /// after_response::Config::default()
 ///     .max_in_flight(256)
+///     .max_queued(4096)
 ///     .block_timeout(Duration::from_secs(30))
 ///     .install()
 ///     .expect("installed before the first response");
 /// ```
+///
+/// # When deferred work is full
+/// At most [`max_in_flight`](Config::max_in_flight) responses run their blocks at once. A
+/// response that finds them all taken waits for a slot (without holding its connection: the
+/// response has been sent), as long as fewer than [`max_queued`](Config::max_queued) responses
+/// are already waiting. Past that, its blocks are **shed**: dropped without running (what they
+/// captured is freed at once), logged at WARN with the handler's name and counted in
+/// [`crate::Stats::shed`]. So memory held by deferred work stays bounded under any flood, even
+/// one whose blocks never finish; there is no unbounded queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub(crate) max_in_flight: usize,
@@ -31,37 +43,43 @@ impl Default for Config {
 }
 
 impl Config {
-    /// How many responses may run their deferred blocks at once (default 1024). A response's
-    /// blocks run one after another, so this also bounds the blocks running at once.
+    /// How many responses may run their deferred blocks at once (default 1024; at least 1). A
+    /// response's blocks run one after another, so this also bounds the blocks running at once.
     #[must_use]
     pub fn max_in_flight(mut self, responses: usize) -> Self {
-        self.max_in_flight = responses.max(1);
+        self.max_in_flight = responses.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         self
     }
 
     /// How many responses may wait for a slot when `max_in_flight` are running (default
-    /// 16384). Past that, new work is shed: dropped, logged and counted in [`crate::Stats::shed`].
-    /// Waiting never holds the connection: the response has already been sent.
+    /// 16384; 0 sheds as soon as every slot is taken). Past that, new work is shed: dropped,
+    /// logged and counted in [`crate::Stats::shed`]. Waiting never holds the connection: the
+    /// response has already been sent.
     #[must_use]
     pub fn max_queued(mut self, responses: usize) -> Self {
         self.max_queued = responses;
         self
     }
 
-    /// A timeout for every block that does not set its own (default: none). A block that
-    /// exceeds it is dropped, logged and counted in [`crate::Stats::timed_out`]; the next block
-    /// of the same response still runs. Needs a runtime with the time driver enabled.
+    /// A timeout for every block that does not set its own with
+    /// `defer!(timeout = DURATION => ..)` (default: none). It runs from the block's start (time
+    /// spent waiting for a slot does not count). A block that exceeds it is cancelled (dropped
+    /// at its current `.await`), logged at ERROR with the handler's name and counted in
+    /// [`crate::Stats::timed_out`]; the next block of the same response still runs. Needs a
+    /// runtime with the time driver enabled.
     #[must_use]
     pub fn block_timeout(mut self, timeout: Duration) -> Self {
         self.block_timeout = Some(timeout);
         self
     }
 
-    /// Makes this the process's configuration.
+    /// Makes this the process's configuration. Call it once, at start-up, before the first
+    /// response with deferred blocks ends.
     ///
     /// # Errors
     /// [`AlreadyInstalled`] once a configuration is in force: an earlier `install`, or the
-    /// defaults, taken when the first deferred work fired.
+    /// defaults, taken when the first deferred work fired (or [`crate::shutdown`] ran). The
+    /// configuration in force is left unchanged.
     pub fn install(self) -> Result<(), AlreadyInstalled> {
         crate::executor::install(self)
     }

@@ -1,4 +1,17 @@
 //! Runs fired blocks on a crate-owned `TaskTracker`: bounded, isolated, counted.
+//!
+//! # The bound, and the policy when it is reached
+//! Each response whose blocks fire gets one task. A task needs one of `max_in_flight` slots to
+//! run; a response's blocks run one after another in that slot, so `max_in_flight` also bounds
+//! how many blocks run at once. A response that finds every slot taken **waits** for one on its
+//! own task (the response has already been sent: waiting holds no connection), as long as fewer
+//! than `max_queued` responses already wait. Past that its blocks are **shed**: dropped at once
+//! (their captured values are freed), logged at WARN with the handler's name and counted in
+//! `Stats::shed`. Deferred work therefore holds at most `max_in_flight + max_queued` responses'
+//! blocks, whatever the request rate: there is no unbounded queue.
+//!
+//! Nothing here takes a lock: the bound is a semaphore, the queue length and the counters are
+//! atomics.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -32,9 +45,10 @@ pub(crate) struct Executor {
     slots: Arc<Semaphore>,
     /// Responses waiting for a slot (bounded by `config.max_queued`).
     queued: AtomicUsize,
-    /// Blocks inside those waiting responses: reported as never started at a drain deadline.
-    pub(crate) waiting_blocks: AtomicU64,
-    /// A drain deadline passed: blocks dropped from now on were abandoned, not lost.
+    /// Fired blocks that have not started: their response waits for a slot, or an earlier block
+    /// of the same response is still running. Reported as never started at a drain deadline.
+    pub(crate) unstarted: AtomicU64,
+    /// A drain deadline passed: blocks the runtime drops from now on were abandoned, not lost.
     pub(crate) deadline_passed: AtomicBool,
 }
 
@@ -48,7 +62,7 @@ impl Executor {
             config,
             tracker: TaskTracker::new(),
             queued: AtomicUsize::new(0),
-            waiting_blocks: AtomicU64::new(0),
+            unstarted: AtomicU64::new(0),
             deadline_passed: AtomicBool::new(false),
         }
     }
@@ -75,7 +89,8 @@ pub(crate) fn install(config: Config) -> Result<(), AlreadyInstalled> {
     }
 }
 
-/// Hands a response's blocks to the executor. Never runs user code: it only spawns.
+/// Hands a response's blocks to the executor. Never runs user code: it only spawns (or, when
+/// work is full, drops the blocks, which frees what they captured).
 pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, body_bytes: u64) {
     let outcome = Outcome {
         kind,
@@ -89,9 +104,12 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     if runnable == 0 {
         return;
     }
+    // Logs about this response's blocks carry the handler's span (its request id).
+    let parent = batch.span.as_ref().and_then(tracing::Span::id);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         COUNTERS.record_lost_unfired(runnable);
         tracing::error!(
+            parent: parent,
             handler = batch.handler,
             blocks = runnable,
             outcome = %kind,
@@ -105,13 +123,15 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         Err(_) if executor.queued.fetch_add(1, Relaxed) < executor.config.max_queued => None,
         Err(_) => {
             executor.queued.fetch_sub(1, Relaxed);
-            COUNTERS.record_shed(runnable);
+            let shed_total = COUNTERS.record_shed(runnable);
             tracing::warn!(
+                parent: parent,
                 handler = batch.handler,
                 blocks = runnable,
+                shed_total,
                 max_in_flight = executor.config.max_in_flight,
                 max_queued = executor.config.max_queued,
-                "after-response: deferred work is full; these blocks are shed"
+                "after-response: deferred work is full; this response's blocks are shed"
             );
             return;
         }
@@ -130,13 +150,13 @@ async fn run_batch(
     mut tally: Tally,
 ) {
     let executor = tally.executor;
-    let _slot = match slot {
-        Some(permit) => permit,
-        None => {
-            let permit = Arc::clone(&executor.slots).acquire_owned().await;
-            tally.stop_waiting();
-            permit.expect("the slot semaphore is never closed")
-        }
+    let _slot = if let Some(permit) = slot {
+        permit
+    } else {
+        // Queued: wait on this task for a slot; the response has already been sent.
+        let permit = Arc::clone(&executor.slots).acquire_owned().await;
+        tally.leave_queue();
+        permit.expect("the slot semaphore is never closed")
     };
     // Let the connection flush the response's last bytes before any user code runs.
     tokio::task::yield_now().await;
@@ -149,14 +169,24 @@ async fn run_batch(
     } = batch;
     let span = block_span(span.as_ref(), handler, outcome.kind);
     for entry in entries {
+        if !entry.runs_on(outcome.kind) {
+            // Counted as skipped or cancelled when fired; its captures may run user `Drop`s.
+            let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| drop(entry)));
+            if let Err(payload) = dropped {
+                span.in_scope(|| log_panic(handler, payload.as_ref()));
+            }
+            continue;
+        }
         let timeout = entry.timeout.or(executor.config.block_timeout);
+        tally.starting();
         let ending = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
-            Ok(None) => continue,
             Ok(Some(block)) => {
                 run_block(block, timeout, handler)
                     .instrument(span.clone())
                     .await
             }
+            // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
+            Ok(None) => Ending::Skipped,
             Err(payload) => span.in_scope(|| log_panic(handler, payload.as_ref())),
         };
         tally.ended(ending);
@@ -165,30 +195,44 @@ async fn run_batch(
 }
 
 /// The span blocks run in: a child of the handler's span (so its fields, such as a request id,
-/// appear on the blocks' events) that also records it follows from it.
+/// appear on the blocks' events) that also records it follows from it. Its `handler` field
+/// names the handler (span names must be static, so the name itself is `after_response`).
 fn block_span(
     handler_span: Option<&tracing::Span>,
     handler: &str,
     kind: OutcomeKind,
 ) -> tracing::Span {
     let parent = handler_span.and_then(tracing::Span::id);
-    let span =
-        tracing::info_span!(parent: parent.clone(), "after_response", handler, outcome = %kind);
+    let span = tracing::info_span!(
+        parent: parent.clone(),
+        "after_response",
+        handler = %handler,
+        outcome = %kind
+    );
     span.follows_from(parent);
     span
 }
 
-async fn run_block(block: BlockFuture, timeout: Option<Duration>, handler: &str) -> Ending {
-    let guarded = AssertUnwindSafe(block).catch_unwind();
+async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &str) -> Ending {
+    let guarded = AssertUnwindSafe(&mut block).catch_unwind();
     let result = match timeout {
         None => guarded.await,
-        Some(limit) => match tokio::time::timeout(limit, guarded).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::error!(handler, timeout = ?limit, "after-response: deferred block timed out and was cancelled");
+        Some(limit) => {
+            let Ok(result) = tokio::time::timeout(limit, guarded).await else {
+                // Cancel it: dropping the block runs its locals' `Drop`s, which may panic too.
+                let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(block)));
+                tracing::error!(
+                    handler,
+                    timeout = ?limit,
+                    "after-response: deferred block timed out and was cancelled"
+                );
+                if let Err(payload) = dropped {
+                    log_panic(handler, payload.as_ref());
+                }
                 return Ending::TimedOut;
-            }
-        },
+            };
+            result
+        }
     };
     match result {
         Ok(Ok(())) => Ending::Finished,
@@ -214,33 +258,40 @@ fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> Ending {
     Ending::Panicked
 }
 
-/// Counts a batch's blocks out of `in_flight` as they end; whatever is left when the task is
-/// dropped unfinished (runtime shut down) is counted as lost, or abandoned after a drain deadline.
+/// One response's share of the executor's books: counts its blocks out of `in_flight` as they
+/// end, out of `unstarted` as they start, and gives back its place in the queue. Whatever is
+/// left when the task is dropped unfinished (its runtime shut down) is counted as lost, or as
+/// abandoned once a drain deadline has passed.
 struct Tally {
     executor: &'static Executor,
+    /// Blocks not yet ended.
     remaining: u64,
-    waiting: bool,
+    /// Blocks not yet started (always `<= remaining`).
+    unstarted: u64,
+    /// Holds one of the `max_queued` places until it gets a slot.
+    queued: bool,
 }
 
 impl Tally {
-    fn new(executor: &'static Executor, blocks: u64, waiting: bool) -> Self {
-        if waiting {
-            executor.waiting_blocks.fetch_add(blocks, Relaxed);
-        }
+    fn new(executor: &'static Executor, blocks: u64, queued: bool) -> Self {
+        executor.unstarted.fetch_add(blocks, Relaxed);
         Self {
             executor,
             remaining: blocks,
-            waiting,
+            unstarted: blocks,
+            queued,
         }
     }
 
-    fn stop_waiting(&mut self) {
-        if std::mem::take(&mut self.waiting) {
+    fn leave_queue(&mut self) {
+        if std::mem::take(&mut self.queued) {
             self.executor.queued.fetch_sub(1, Relaxed);
-            self.executor
-                .waiting_blocks
-                .fetch_sub(self.remaining, Relaxed);
         }
+    }
+
+    fn starting(&mut self) {
+        self.unstarted -= 1;
+        self.executor.unstarted.fetch_sub(1, Relaxed);
     }
 
     fn ended(&mut self, ending: Ending) {
@@ -251,7 +302,10 @@ impl Tally {
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        self.stop_waiting();
+        self.leave_queue();
+        if self.unstarted > 0 {
+            self.executor.unstarted.fetch_sub(self.unstarted, Relaxed);
+        }
         if self.remaining > 0 {
             let ending = if self.executor.deadline_passed.load(Relaxed) {
                 Ending::Abandoned

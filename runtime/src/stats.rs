@@ -2,32 +2,45 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// A snapshot of the deferred-work counters since the process started.
+/// A snapshot of the deferred-work counters since the process started; read it with
+/// [`crate::stats()`].
 ///
 /// Every block registered ends in exactly one of `finished`, `failed`, `panicked`, `timed_out`,
-/// `cancelled`, `skipped`, `shed`, `abandoned` or `lost`; until then it is `in_flight` (once fired).
+/// `cancelled`, `skipped`, `shed`, `abandoned` or `lost`; between firing and that end it is
+/// counted in `in_flight`. So, once nothing is in flight, the sum of those nine fields is the
+/// number of blocks ever registered.
+///
+/// The counters are independent lock-free atomics, cheap to update on every request and to
+/// read at any time; a snapshot taken while blocks are ending may see one block in two fields
+/// (or in none) for an instant. Compare snapshots taken when the work of interest has settled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Blocks fired and not yet ended (waiting for a slot or running).
+    /// Blocks fired and not yet ended: waiting for a slot, waiting behind an earlier block of
+    /// their response, or running.
     pub in_flight: u64,
     /// Blocks that ran to the end and returned `()` or `Ok(())`.
     pub finished: u64,
-    /// Blocks that returned `Err` (logged).
+    /// Blocks that returned `Err` (logged at ERROR).
     pub failed: u64,
-    /// Blocks that panicked (logged).
+    /// Blocks that panicked (logged at ERROR).
     pub panicked: u64,
-    /// Blocks stopped by their timeout (logged).
+    /// Blocks cancelled by their timeout, [`crate::Config::block_timeout`] or their own
+    /// (logged at ERROR).
     pub timed_out: u64,
-    /// Blocks cancelled through their handle before they ran.
+    /// Blocks cancelled through their [`crate::DeferHandle`] before they ran.
     pub cancelled: u64,
     /// `defer! { .. }` blocks not run because their response did not complete.
     pub skipped: u64,
-    /// Blocks dropped because the in-flight bound and its queue were full (logged).
+    /// Blocks dropped without running because deferred work was full: `max_in_flight`
+    /// responses running and `max_queued` waiting (logged at WARN). See [`crate::Config`].
     pub shed: u64,
-    /// Blocks still running or waiting when a [`crate::shutdown`] deadline passed.
+    /// Blocks a [`crate::shutdown`] left behind at its deadline (running, or not yet started)
+    /// that the runtime then dropped. Blocks left behind that go on to end are counted by how
+    /// they end instead.
     pub abandoned: u64,
-    /// Blocks that could not run: no tokio runtime, or the runtime dropped them (logged).
+    /// Blocks that could not run and were not left behind by a drain: there was no tokio
+    /// runtime when their response ended, or the runtime dropped them (logged at ERROR).
     pub lost: u64,
 }
 
@@ -51,6 +64,8 @@ pub(crate) enum Ending {
     Failed,
     Panicked,
     TimedOut,
+    /// Fired, then found not to run after all (not expected: `runs_on` and `start` agree).
+    Skipped,
     Abandoned,
     Lost,
 }
@@ -94,8 +109,9 @@ impl Counters {
         self.skipped.fetch_add(blocks, Relaxed);
     }
 
-    pub(crate) fn record_shed(&self, blocks: u64) {
-        self.shed.fetch_add(blocks, Relaxed);
+    /// Counts shed blocks; returns the new total, for the warning.
+    pub(crate) fn record_shed(&self, blocks: u64) -> u64 {
+        self.shed.fetch_add(blocks, Relaxed) + blocks
     }
 
     /// Blocks that were never fired into a task and never will be.
@@ -114,6 +130,7 @@ impl Counters {
             Ending::Failed => &self.failed,
             Ending::Panicked => &self.panicked,
             Ending::TimedOut => &self.timed_out,
+            Ending::Skipped => &self.skipped,
             Ending::Abandoned => &self.abandoned,
             Ending::Lost => &self.lost,
         };

@@ -1,0 +1,106 @@
+//! Drain deadline: blocks that never finish are reported abandoned (running) or never started
+//! (waiting for a slot), logged, and counted as abandoned when the runtime drops them: none is
+//! dropped silently. One test on a runtime it builds itself, so it can drop that runtime.
+
+mod common;
+#[path = "common/ops.rs"]
+mod ops;
+
+use std::time::Duration;
+
+use after_response::{after_response, defer, Config};
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use common::probe::{Event, Probe};
+use common::{logs, within, Proto, Server};
+use futures_util::future::join_all;
+
+const REQUESTS: u64 = 200;
+/// Fewer slots than requests, so the report has both kinds of left-behind work.
+const SLOTS: u64 = 150;
+
+#[after_response]
+async fn stuck(State(probe): State<Probe>) -> &'static str {
+    defer! {
+        probe.send(Event::Step("started"));
+        probe.wait_for_gate().await; // never opened
+    }
+    "stuck"
+}
+
+#[test]
+fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
+    Config::default()
+        .max_in_flight(usize::try_from(SLOTS).unwrap())
+        .install()
+        .unwrap();
+    logs::capture();
+    let before = after_response::stats();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let report = runtime.block_on(async {
+        let (probe, mut observer) = Probe::new();
+        let server =
+            Server::start(Router::new().route("/stuck", get(stuck)).with_state(probe)).await;
+        let (http1, http2) = (common::client(Proto::Http1), common::client(Proto::Http2));
+        let responses = join_all((0..REQUESTS).map(|i| {
+            let client = if i % 2 == 0 { &http1 } else { &http2 };
+            common::get(client, &server, "/stuck")
+        }))
+        .await;
+        assert!(responses.iter().all(|(_, body)| body == "stuck"));
+        for _ in 0..SLOTS {
+            assert_eq!(observer.next_step().await, "started");
+        }
+        // The other 50 responses' blocks wait for a slot (HTTP/2 may drop a body a moment
+        // after the client has it, so wait for the counter rather than assume).
+        ops::until("every block to be fired", || {
+            after_response::stats().in_flight - before.in_flight == REQUESTS
+        })
+        .await;
+
+        // The thing under test: a deadline that passes while blocks are stuck.
+        let report = within(
+            "the drain",
+            after_response::shutdown(Duration::from_millis(50)),
+        )
+        .await;
+        // Left-behind work is not cancelled: it is still in flight.
+        assert_eq!(
+            ops::changes(&before, &after_response::stats()),
+            [("in_flight", 200)]
+        );
+        assert!(observer.is_quiet(), "no waiting block may start");
+        report
+    });
+    // Dropping the runtime drops every block still in flight.
+    drop(runtime);
+
+    assert_eq!(
+        (report.finished, report.abandoned, report.never_started),
+        (0, SLOTS, REQUESTS - SLOTS),
+        "{report:?}"
+    );
+    assert!(!report.is_complete());
+    assert_eq!(
+        ops::changes(&before, &after_response::stats()),
+        [("abandoned", 200)],
+        "every block left behind is counted as abandoned, none as lost"
+    );
+    let lines = logs::lines_with("deferred work left behind");
+    assert!(
+        lines.iter().any(|line| line.contains("WARN")
+            && line.contains("abandoned=150")
+            && line.contains("never_started=50")),
+        "{lines:?}"
+    );
+    assert!(
+        logs::lines_with("they are lost").is_empty(),
+        "abandoned blocks are not reported as lost"
+    );
+}
