@@ -76,8 +76,8 @@ fn every_ending_moves_its_own_counter() {
 
     // Finished, failed, panicked, cancelled; and skipped when the response is aborted.
     let before = after_response::stats();
-    let served = runtime();
-    served.block_on(async {
+    let tokio_runtime = runtime();
+    tokio_runtime.block_on(async {
         let (probe, mut observer) = Probe::new();
         let mut server = Server::start(router(probe)).await;
         for proto in PROTOCOLS {
@@ -99,7 +99,7 @@ fn every_ending_moves_its_own_counter() {
             assert_eq!(outcome.kind(), OutcomeKind::Aborted, "{proto:?}");
         }
     });
-    drop(served);
+    drop(tokio_runtime);
     assert_eq!(
         ops::changes(&before, &after_response::stats()),
         [
@@ -118,8 +118,8 @@ fn every_ending_moves_its_own_counter() {
 
     // A runtime dropped without a drain while a block runs: lost, and logged.
     let before = after_response::stats();
-    let served = runtime();
-    served.block_on(async {
+    let tokio_runtime = runtime();
+    tokio_runtime.block_on(async {
         let (probe, mut observer) = Probe::new();
         let server = Server::start(router(probe)).await;
         let client = common::client(common::Proto::Http1);
@@ -130,7 +130,7 @@ fn every_ending_moves_its_own_counter() {
             [("in_flight", 1)]
         );
     });
-    drop(served);
+    drop(tokio_runtime);
     assert_eq!(
         ops::changes(&before, &after_response::stats()),
         [("lost", 1)]
