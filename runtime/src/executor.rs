@@ -14,7 +14,7 @@
 //! atomics.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -48,8 +48,9 @@ pub(crate) struct Executor {
     /// Fired blocks that have not started: their response waits for a slot, or an earlier block
     /// of the same response is still running. Reported as never started at a drain deadline.
     pub(crate) unstarted: AtomicU64,
-    /// A drain deadline passed: blocks the runtime drops from now on were abandoned, not lost.
-    pub(crate) deadline_passed: AtomicBool,
+    /// How many drain deadlines have passed. A block in flight when one passed was left behind:
+    /// if the runtime drops it, it is abandoned; a block fired later and dropped is lost.
+    pub(crate) deadlines_passed: AtomicU64,
 }
 
 static EXECUTOR: OnceLock<Executor> = OnceLock::new();
@@ -63,7 +64,35 @@ impl Executor {
             tracker: TaskTracker::new(),
             queued: AtomicUsize::new(0),
             unstarted: AtomicU64::new(0),
-            deadline_passed: AtomicBool::new(false),
+            deadlines_passed: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Where a response's blocks go when it ends.
+enum Admission {
+    /// A slot is free: run now.
+    Slot(OwnedSemaphorePermit),
+    /// Every slot is taken; one of the `max_queued` places was reserved: wait for a slot.
+    Queued,
+    /// Every slot and every place in the queue is taken: shed.
+    Full,
+}
+
+impl Executor {
+    /// Lock-free admission: a slot, else a place in the queue, else (after one more look for a
+    /// slot freed meanwhile) full.
+    fn admit(&self) -> Admission {
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Admission::Slot(permit);
+        }
+        if self.queued.fetch_add(1, Relaxed) < self.config.max_queued {
+            return Admission::Queued;
+        }
+        self.queued.fetch_sub(1, Relaxed);
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(permit) => Admission::Slot(permit),
+            Err(_) => Admission::Full,
         }
     }
 }
@@ -118,11 +147,10 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         return;
     };
     let executor = executor();
-    let slot = match Arc::clone(&executor.slots).try_acquire_owned() {
-        Ok(permit) => Some(permit),
-        Err(_) if executor.queued.fetch_add(1, Relaxed) < executor.config.max_queued => None,
-        Err(_) => {
-            executor.queued.fetch_sub(1, Relaxed);
+    let slot = match executor.admit() {
+        Admission::Slot(permit) => Some(permit),
+        Admission::Queued => None,
+        Admission::Full => {
             let shed_total = COUNTERS.record_shed(runnable);
             tracing::warn!(
                 parent: parent,
@@ -260,10 +288,12 @@ fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> Ending {
 
 /// One response's share of the executor's books: counts its blocks out of `in_flight` as they
 /// end, out of `unstarted` as they start, and gives back its place in the queue. Whatever is
-/// left when the task is dropped unfinished (its runtime shut down) is counted as lost, or as
-/// abandoned once a drain deadline has passed.
+/// left when the task is dropped unfinished (its runtime shut down) is counted as abandoned if
+/// a drain deadline passed while it was in flight, else as lost (and logged).
 struct Tally {
     executor: &'static Executor,
+    /// `deadlines_passed` when the blocks were fired.
+    fired_after_deadlines: u64,
     /// Blocks not yet ended.
     remaining: u64,
     /// Blocks not yet started (always `<= remaining`).
@@ -277,6 +307,7 @@ impl Tally {
         executor.unstarted.fetch_add(blocks, Relaxed);
         Self {
             executor,
+            fired_after_deadlines: executor.deadlines_passed.load(Relaxed),
             remaining: blocks,
             unstarted: blocks,
             queued,
@@ -307,7 +338,9 @@ impl Drop for Tally {
             self.executor.unstarted.fetch_sub(self.unstarted, Relaxed);
         }
         if self.remaining > 0 {
-            let ending = if self.executor.deadline_passed.load(Relaxed) {
+            let left_behind =
+                self.executor.deadlines_passed.load(Relaxed) > self.fired_after_deadlines;
+            let ending = if left_behind {
                 Ending::Abandoned
             } else {
                 tracing::error!(

@@ -57,8 +57,9 @@ impl DrainReport {
 /// Every block fired before the drain and not yet ended, **and every block fired while it
 /// waits**: work is never refused because a drain began (a response still being sent by a
 /// connection that is finishing gets its blocks run, and waited for, under the same deadline).
-/// Work fired after `shutdown` returned is not refused either; it runs while the runtime lives
-/// and is not in any report.
+/// Work fired after `shutdown` returned is not refused either: it runs while the runtime lives
+/// and is in no report; if the runtime then drops it unfinished it is counted in
+/// [`crate::Stats::lost`] and logged at ERROR, since no report told anyone about it.
 ///
 /// # At the deadline
 /// It stops waiting and reports blocks still running as [`abandoned`](DrainReport::abandoned)
@@ -81,7 +82,7 @@ pub async fn shutdown(deadline: Duration) -> DrainReport {
         .await
         .is_ok();
     if !drained {
-        executor.deadline_passed.store(true, Relaxed);
+        executor.deadlines_passed.fetch_add(1, Relaxed);
     }
     let snapshot = stats().snapshot();
     let finished = snapshot.ran().saturating_sub(ran_before);

@@ -39,8 +39,10 @@ pub struct Stats {
     /// that the runtime then dropped. Blocks left behind that go on to end are counted by how
     /// they end instead.
     pub abandoned: u64,
-    /// Blocks that could not run and were not left behind by a drain: there was no tokio
-    /// runtime when their response ended, or the runtime dropped them (logged at ERROR).
+    /// Blocks that could not run or finish and that no drain reported: there was no tokio
+    /// runtime when their response ended, or the runtime dropped them unfinished without a
+    /// [`crate::shutdown`] deadline having passed while they were in flight (no drain at all,
+    /// or fired after the drain). Logged at ERROR.
     pub lost: u64,
 }
 
