@@ -367,7 +367,7 @@ fn disconnect_storm() {
             let after = after_response::stats();
 
             let mut always = HashMap::new();
-            let mut plain = HashSet::new();
+            let mut plain_ran = HashSet::new();
             while let Ok(event) = events.try_recv() {
                 match event {
                     Ev::Always(id, outcome) => {
@@ -376,7 +376,7 @@ fn disconnect_storm() {
                             "{proto:?}: #{id} twice"
                         );
                     }
-                    Ev::Plain(id) => assert!(plain.insert(id), "{proto:?}: plain #{id} twice"),
+                    Ev::Plain(id) => assert!(plain_ran.insert(id), "{proto:?}: plain #{id} twice"),
                     Ev::Ran(..) => unreachable!(),
                 }
             }
@@ -398,7 +398,7 @@ fn disconnect_storm() {
                 assert_eq!(outcome.body_bytes(), seen.bytes, "{proto:?}: #{id}");
                 assert_eq!(outcome.status(), Some(http::StatusCode::OK));
                 assert_eq!(
-                    plain.contains(&id),
+                    plain_ran.contains(&id),
                     seen.whole,
                     "{proto:?}: plain block of #{id}"
                 );

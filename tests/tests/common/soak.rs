@@ -163,9 +163,10 @@ impl http_body::Body for Tapped {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
+        match &self.inner {
+            Some(inner) => inner.is_end_stream(),
+            None => true,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
