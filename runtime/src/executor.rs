@@ -10,8 +10,10 @@
 //! `Stats::shed`. Deferred work therefore holds at most `max_in_flight + max_queued` responses'
 //! blocks, whatever the request rate: there is no unbounded queue.
 //!
-//! Nothing here takes a lock: the bound is a semaphore, the queue length and the counters are
-//! atomics.
+//! The request path (a body dropped: `fire`) takes no lock: a slot is taken with the
+//! semaphore's lock-free `try_acquire`, the queue length and the counters are atomics. The
+//! semaphore's waiter list, which has a lock, is touched only by the executor's own tasks, when
+//! a queued response waits for a slot and when a slot is given back.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

@@ -72,8 +72,8 @@ impl DrainReport {
 /// ends at that instant (always, when the drain completes); a block that ends exactly as the
 /// deadline passes may be seen in two fields or in none.
 ///
-/// It can be called more than once (each call reports what it waited for); there is no way
-/// to reopen after it, and none is needed.
+/// It needs a runtime with the time driver enabled (as `#[tokio::main]` gives). It can be called
+/// more than once: each call reports what it waited for.
 pub async fn shutdown(deadline: Duration) -> DrainReport {
     let executor = executor();
     let ran_before = stats().snapshot().ran();
