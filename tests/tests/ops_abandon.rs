@@ -1,6 +1,8 @@
 //! Drain deadline: blocks that never finish are reported abandoned (running) or never started
-//! (waiting for a slot), logged, and counted as abandoned when the runtime drops them: none is
-//! dropped silently. A block fired after the drain returned is counted (and logged) as lost. One test on a runtime it builds itself, so it can drop that runtime.
+//! (waiting for a slot, or behind a stuck block of their own response), logged, and counted as
+//! abandoned when the runtime drops them: none is dropped silently. Blocks fired after the
+//! drain returned are counted (and logged) as lost. One test, on a runtime it builds itself so
+//! it can drop that runtime.
 
 mod common;
 #[path = "common/ops.rs"]
@@ -17,15 +19,22 @@ use common::{logs, within, Proto, Server};
 use futures_util::future::join_all;
 
 const REQUESTS: u64 = 200;
-/// Fewer slots than requests, so the report has both kinds of left-behind work.
+/// Fewer slots than requests, so the report has both kinds of never-started work.
 const SLOTS: u64 = 150;
+/// Each response defers a stuck block and a second one behind it.
+const BLOCKS: u64 = 2 * REQUESTS;
 
 #[after_response]
 async fn stuck(State(probe): State<Probe>) -> &'static str {
+    let second = probe.clone();
     defer! {
         probe.send(Event::Step("started"));
         probe.wait_for_gate().await; // never opened
     }
+    defer!(|_outcome| {
+        // Never reached: it waits behind the stuck block of its own response.
+        second.send(Event::Step("second block started"));
+    });
     "stuck"
 }
 
@@ -60,7 +69,7 @@ fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
         // The other 50 responses' blocks wait for a slot (HTTP/2 may drop a body a moment
         // after the client has it, so wait for the counter rather than assume).
         ops::until("every block to be fired", || {
-            after_response::stats().in_flight - before.in_flight == REQUESTS
+            after_response::stats().in_flight - before.in_flight == BLOCKS
         })
         .await;
 
@@ -73,7 +82,7 @@ fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
         // Left-behind work is not cancelled: it is still in flight.
         assert_eq!(
             ops::changes(&before, &after_response::stats()),
-            [("in_flight", 200)]
+            [("in_flight", 400)]
         );
         assert!(observer.is_quiet(), "no waiting block may start");
 
@@ -82,7 +91,7 @@ fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
         let (_, body) = common::get(&http1, &server, "/stuck").await;
         assert_eq!(body, "stuck");
         ops::until("the late block to be fired", || {
-            after_response::stats().in_flight - before.in_flight == REQUESTS + 1
+            after_response::stats().in_flight - before.in_flight == BLOCKS + 2
         })
         .await;
         report
@@ -92,25 +101,27 @@ fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
 
     assert_eq!(
         (report.finished, report.abandoned, report.never_started),
-        (0, SLOTS, REQUESTS - SLOTS),
+        // Running: the 150 first blocks holding the slots. Never started: the 150 second
+        // blocks behind them, and both blocks of the 50 responses waiting for a slot.
+        (0, SLOTS, BLOCKS - SLOTS),
         "{report:?}"
     );
     assert!(!report.is_complete());
     assert_eq!(
         ops::changes(&before, &after_response::stats()),
-        [("abandoned", 200), ("lost", 1)],
+        [("abandoned", 400), ("lost", 2)],
         "every block left behind is counted as abandoned; the one fired later as lost"
     );
     let lines = logs::lines_with("deferred work left behind");
     assert!(
         lines.iter().any(|line| line.contains("WARN")
             && line.contains("abandoned=150")
-            && line.contains("never_started=50")),
+            && line.contains("never_started=250")),
         "{lines:?}"
     );
     let lost = logs::lines_with("they are lost");
     assert!(
-        lost.len() == 1 && lost[0].contains("blocks=1"),
+        lost.len() == 1 && lost[0].contains("blocks=2"),
         "only the late block is logged as lost: {lost:?}"
     );
 }
