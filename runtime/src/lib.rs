@@ -46,6 +46,30 @@
 //! [`DeferHandle`] whose [`cancel`](DeferHandle::cancel) stops that block from running. A
 //! block can carry its own timeout: `defer!(timeout = Duration::from_secs(5) => { .. })`.
 //!
+//! # Cancel handles
+//! "Completed" means *delivered*, whatever the status: an error response that reaches the
+//! client is completed too. Register work after the steps that can fail, or cancel it:
+//!
+//! ```no_run
+//! use after_response::{after_response, defer};
+//! use axum::http::StatusCode;
+//!
+//! # async fn charge(_order: &str) -> Result<(), String> { Ok(()) }
+//! # async fn send_receipt(_order: &str) {}
+//! #[after_response]
+//! async fn checkout(order: String) -> Result<&'static str, StatusCode> {
+//!     let for_receipt = order.clone();
+//!     let receipt = defer! {
+//!         send_receipt(&for_receipt).await;
+//!     };
+//!     if charge(&order).await.is_err() {
+//!         receipt.cancel(); // the 402 is delivered too: no receipt for it
+//!         return Err(StatusCode::PAYMENT_REQUIRED);
+//!     }
+//!     Ok("paid")
+//! }
+//! ```
+//!
 //! # Outcomes
 //! | kind | when | `defer! {}` runs | `defer!(\|o\| ..)` runs |
 //! | --- | --- | --- | --- |
