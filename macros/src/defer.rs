@@ -1,14 +1,13 @@
 //! The syntax inside one `defer!`: `{ stmts }`, `(|outcome| body)`, either after
 //! `timeout = EXPR =>`.
 
-use proc_macro2::Span;
 use syn::parse::discouraged::Speculative as _;
 use syn::parse::{Parse, ParseStream};
-use syn::{Block, Expr, ExprClosure, Token};
+use syn::{Block, Expr, ExprClosure, Stmt, Token};
 
 pub enum DeferForm {
-    /// `defer! { .. }`: runs when the response completed.
-    Completed(Block),
+    /// `defer! { .. }`: runs when the response completed. Its statements.
+    Completed(Vec<Stmt>),
     /// `defer!(|outcome| ..)`: runs always.
     Always(Box<ExprClosure>),
 }
@@ -21,7 +20,13 @@ pub struct DeferInput {
 impl Parse for DeferInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let timeout = parse_timeout(input)?;
-        let form = if input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move]) {
+        let closure_start = |input: ParseStream| {
+            input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move])
+        };
+        let is_closure = closure_start(input)
+            || input.peek(Token![async])
+                && (input.peek2(Token![|]) || input.peek2(Token![||]) || input.peek2(Token![move]));
+        let form = if is_closure {
             let closure: ExprClosure = input.parse()?;
             check_closure(&closure)?;
             if !input.is_empty() {
@@ -29,11 +34,7 @@ impl Parse for DeferInput {
             }
             DeferForm::Always(Box::new(closure))
         } else {
-            let stmts = Block::parse_within(input)?;
-            DeferForm::Completed(Block {
-                brace_token: syn::token::Brace(Span::call_site()),
-                stmts,
-            })
+            DeferForm::Completed(Block::parse_within(input)?)
         };
         Ok(Self { timeout, form })
     }
@@ -68,10 +69,14 @@ fn parse_timeout(input: ParseStream) -> syn::Result<Option<Expr>> {
 
 fn check_closure(closure: &ExprClosure) -> syn::Result<()> {
     if closure.inputs.len() != 1 {
-        return Err(syn::Error::new_spanned(
-            &closure.inputs,
-            "`defer!(|outcome| { .. })` takes exactly one parameter: the request's `Outcome`",
-        ));
+        let message =
+            "`defer!(|outcome| { .. })` takes exactly one parameter: the request's `Outcome`";
+        return Err(if closure.inputs.is_empty() {
+            // `||` or `| |`: point at the bars.
+            syn::Error::new(closure.or1_token.span, message)
+        } else {
+            syn::Error::new_spanned(&closure.inputs, message)
+        });
     }
     if let Some(asyncness) = &closure.asyncness {
         return Err(syn::Error::new(

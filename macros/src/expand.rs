@@ -1,53 +1,113 @@
-//! Builds the rewritten handler.
+//! Builds the output: the rewritten handler, or the error plus the user's item with its
+//! `defer!` made inert.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
+use syn::token::RArrow;
 use syn::visit_mut::VisitMut;
-use syn::{AttrStyle, ItemFn, ReturnType, Type};
+use syn::{Path, ReturnType, Type};
 
+use crate::parse::{Body, Function, Parsed};
+use crate::register::{Mode, Registrar};
 use crate::rewrite::Rewriter;
-use crate::{args, parse};
+use crate::{args, parse, tokens};
 
 pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = match args::parse(args) {
-        Ok(args) => args,
-        Err(error) => return with_error(item, &error),
+    let (krate, args_error) = match args::parse(args) {
+        Ok(args) => (args.krate, None),
+        Err(error) => (syn::parse_quote!(::after_response), Some(error)),
     };
-    match parse::handler(item.clone()) {
-        Ok(function) => expand(&args, function),
-        Err(error) => with_error(item, &error),
+    match parse::item(item.clone()) {
+        Parsed::Other(error) => {
+            // Not a function: the error, then the item as written (tokio-macros' approach).
+            let mut out = errors([args_error, error]);
+            out.extend(item);
+            out
+        }
+        Parsed::Function(function, error) => {
+            if args_error.is_none() && error.is_none() {
+                return expand(*function, &krate);
+            }
+            let mut out = errors([args_error, error]);
+            out.extend(inert(*function, &krate));
+            out
+        }
     }
 }
 
-/// The error plus the user's item unchanged, so the rest of the crate (and the editor) still
-/// sees the function (tokio-macros' approach).
-fn with_error(item: TokenStream, error: &syn::Error) -> TokenStream {
-    let mut tokens = error.to_compile_error();
-    tokens.extend(item);
-    tokens
+fn errors(errors: [Option<syn::Error>; 2]) -> TokenStream {
+    errors
+        .into_iter()
+        .flatten()
+        .map(|error| error.to_compile_error())
+        .collect()
 }
 
-fn expand(args: &args::Args, mut function: ItemFn) -> TokenStream {
-    let krate = &args.krate;
+/// The body's `defer!` rewritten for `mode`: the inner attributes, the statements, and the
+/// span of the body's braces (where the generated block is located, so that borrow errors name
+/// the user's variables instead of a "temporary value" at the attribute).
+fn body_tokens(body: Body, registrar: &mut Registrar<'_>) -> (TokenStream, TokenStream, Span) {
+    match body {
+        Body::Parsed(mut block, inner_attrs) => {
+            Rewriter::new(registrar).visit_block_mut(&mut block);
+            let stmts = &block.stmts;
+            (
+                quote!(#(#inner_attrs)*),
+                quote!(#(#stmts)*),
+                block.brace_token.span.join(),
+            )
+        }
+        Body::Unparsed(tokens, span) => (quote!(), tokens::rewrite(tokens, registrar), span),
+    }
+}
+
+/// The user's function unchanged but for its `defer!`, which evaluate to an inert handle after
+/// type-checking their blocks: no "`defer!` outside" cascade after the attribute's own error,
+/// no unused-variable warnings for what the blocks capture.
+fn inert(function: Function, krate: &Path) -> TokenStream {
+    let Function {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = function;
+    let mut registrar = Registrar::new(Mode::Disabled, krate);
+    let (inner_attrs, stmts, _) = body_tokens(body, &mut registrar);
+    quote!(#(#attrs)* #vis #sig { #inner_attrs #stmts })
+}
+
+fn expand(function: Function, krate: &Path) -> TokenStream {
+    let Function {
+        attrs,
+        vis,
+        mut sig,
+        body,
+    } = function;
     let registry = Ident::new("after_response_registry", Span::mixed_site());
-    let output = Ident::new("after_response_output", Span::mixed_site());
+    // The one generated local with the user's span (their return type's): rustc then reports a
+    // return type that is not `IntoResponse` on that type, not on the attribute. It is bound
+    // after the body has run, so no user code can see it.
+    let output = Ident::new("after_response_output", return_span_of(&sig));
 
-    let mut rewriter = Rewriter::new(&registry, krate);
-    rewriter.visit_block_mut(&mut function.block);
-    let registers_blocks = rewriter.found > 0;
+    let mut registrar = Registrar::new(Mode::Live(&registry), krate);
+    let (inner_attrs, stmts, body_span) = body_tokens(body, &mut registrar);
+    let registers_blocks = registrar.found > 0;
 
-    let (return_type, return_span) = match &function.sig.output {
-        ReturnType::Default => (quote!(()), function.sig.paren_token.span.close()),
-        ReturnType::Type(_, ty) => (erase_impl_trait(ty), ty.span()),
+    let return_span = return_span_of(&sig);
+    let return_type = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => erase_impl_trait(ty),
     };
     // Fixes the body's type from the declared return type before the body is checked, so `?`,
     // `return` and `.into()` infer exactly as in the original function (tracing-attributes'
-    // trick). An `impl Trait` return becomes `_`.
+    // trick). An `impl Trait` return becomes `_`. The body sits in a block of its own, so its
+    // items (`use`, `type Result = ..`) cannot change what the return type names.
     let fake_return = quote_spanned! {return_span=>
         #[allow(
             unknown_lints,
             unreachable_code,
+            unused_variables,
             clippy::diverging_sub_expression,
             clippy::empty_loop,
             clippy::let_unit_value,
@@ -60,51 +120,66 @@ fn expand(args: &args::Args, mut function: ItemFn) -> TokenStream {
             return after_response_fake_return;
         }
     };
-    let inner_attrs: Vec<_> = function
-        .attrs
-        .iter()
-        .filter(|attr| matches!(attr.style, AttrStyle::Inner(_)))
-        .cloned()
-        .collect();
-    function
-        .attrs
-        .retain(|attr| matches!(attr.style, AttrStyle::Outer));
-    let stmts = &function.block.stmts;
-    let body = quote!(async move { #fake_return { #(#stmts)* } });
-    let name = function.sig.ident.to_string();
+    let body = quote_spanned!(body_span=> async move { #fake_return { #stmts } });
+    let await_token = quote_spanned!(body_span=> await);
+    let name = sig.ident.to_string();
 
     let new_body = if registers_blocks {
-        let finish = quote_spanned!(return_span=> #registry.finish(#output));
+        // Located at the return type, like `output`: rustc blames the block that produced
+        // an output that is not `IntoResponse`.
+        let output_block = quote_spanned! {return_span=> {
+            let #registry = &#registry;
+            #body.#await_token
+        }};
+        let finish = {
+            let registry = located(&registry, return_span);
+            quote_spanned!(return_span=> #registry.finish(#output))
+        };
         quote! {{
-            #(#inner_attrs)*
+            #inner_attrs
             let #registry = #krate::__private::Registry::new(
                 ::core::concat!(::core::module_path!(), "::", #name),
             );
-            let #output = {
-                let #registry = &#registry;
-                #body.await
-            };
+            // Borrowed, not owned, by the body: a `defer!` moved into `tokio::spawn` (which
+            // could register after the response left) does not compile.
+            let #output = #output_block;
             #finish
         }}
     } else {
-        let finish =
-            quote_spanned!(return_span=> #krate::__private::IntoResponse::into_response(#output));
+        let finish = quote_spanned!(return_span=> #krate::__private::into_response(#output));
         quote! {{
-            #(#inner_attrs)*
-            let #output = #body.await;
+            #inner_attrs
+            let #output = #body.#await_token;
             #finish
         }}
     };
-    let arrow = match &function.sig.output {
+    let arrow = match &sig.output {
         ReturnType::Type(arrow, _) => *arrow,
-        ReturnType::Default => Default::default(),
+        ReturnType::Default => RArrow::default(),
     };
-    function.sig.output = ReturnType::Type(
+    sig.output = ReturnType::Type(
         arrow,
         Box::new(syn::parse_quote_spanned!(return_span=> #krate::__private::Response)),
     );
-    function.block = Box::new(syn::parse_quote!(#new_body));
-    quote!(#function)
+    let mut out = quote!(#(#attrs)* #vis);
+    sig.to_tokens(&mut out);
+    out.extend(new_body);
+    out
+}
+
+/// The declared return type, or the `)` closing the arguments when there is none.
+fn return_span_of(sig: &syn::Signature) -> Span {
+    match &sig.output {
+        ReturnType::Default => sig.paren_token.span.close(),
+        ReturnType::Type(_, ty) => ty.span(),
+    }
+}
+
+/// `ident`'s hygiene at `span`'s location.
+fn located(ident: &Ident, span: Span) -> Ident {
+    let mut ident = ident.clone();
+    ident.set_span(ident.span().located_at(span));
+    ident
 }
 
 fn erase_impl_trait(ty: &Type) -> TokenStream {

@@ -1,19 +1,106 @@
 //! The `#[after_response]` attribute. Use it through the `after-response` crate, which
 //! re-exports it with `defer!` and holds the runtime it expands to.
+//!
+//! Stages, one file each: `args` (the attribute's arguments), `parse` (the item, read
+//! leniently), `defer` (the syntax inside one `defer!`), `register` (what one `defer!`
+//! becomes), `rewrite` (finding `defer!` in the parsed body), `tokens` (finding them in
+//! other macros' tokens), `expand` (the output).
 
 mod args;
 mod defer;
 mod expand;
 mod parse;
+mod register;
 mod rewrite;
+mod tokens;
 
 use proc_macro::TokenStream;
 
 /// Rewrites an `async fn` axum handler so that the `defer!` blocks in its body run after its
 /// response has been sent. The function then returns `axum::response::Response`.
 ///
-/// Arguments: `#[after_response(crate = "path::to::after_response")]` when the runtime crate
-/// is re-exported under another path.
+/// It goes on a free `async fn` or an associated one in an `impl` block, generic or not, whose
+/// return type implements `IntoResponse`. The body is kept as written: `return`, `?`,
+/// `impl IntoResponse`, `Self`, inner attributes and items declared in the body all work as
+/// before. `defer!` is found anywhere in the body (branches, loops, closures, async blocks,
+/// other macros' input such as `tokio::select!`) except inside nested `fn` items, which are
+/// other functions.
+///
+/// # Arguments
+/// `#[after_response(crate = "path::to::after_response")]` when the runtime crate is reached
+/// through a re-export; the expansion then names everything through that path.
+///
+/// # Errors
+/// On anything but an `async fn` the attribute reports one error, on the offending token, and
+/// emits the item as written with its `defer!` made inert, so nothing else fails because of
+/// it. A body that does not parse is emitted as written (still rewritten token by token), so
+/// the syntax error is the one error shown. Type errors inside a block (not `Send`, not
+/// `'static`, not `()` or `Result<(), E: Display>`) point at its `defer!`.
+///
+/// # What it expands to
+/// This handler:
+///
+/// ```rust,ignore
+/// #[after_response]
+/// async fn signup(Json(form): Json<Signup>) -> Result<Json<User>, AppError> {
+///     let user = create(form).await?;
+///     let email = user.email.clone();
+///     defer! {
+///         send_welcome(&email).await;
+///     }
+///     let metrics = defer!(|outcome| {
+///         record(outcome.kind());
+///     });
+///     Ok(Json(user))
+/// }
+/// ```
+///
+/// becomes, with the generated locals renamed for reading (the real ones are
+/// `Span::mixed_site()` identifiers that user code can neither see nor shadow):
+///
+/// ```rust,ignore
+/// async fn signup(Json(form): Json<Signup>) -> ::after_response::__private::Response {
+///     // One registry per call, named after the handler for logs and spans.
+///     let registry = ::after_response::__private::Registry::new(
+///         ::core::concat!(::core::module_path!(), "::", "signup"),
+///     );
+///     let output = {
+///         // The body only borrows it: a `defer!` moved into `tokio::spawn` cannot compile.
+///         let registry = &registry;
+///         async move {
+///             // Fixes the body's type from the declared return type, so `?` and `return`
+///             // infer exactly as before (`impl Trait` becomes `_`).
+///             if false {
+///                 let fake_return: Result<Json<User>, AppError> = loop {};
+///                 return fake_return;
+///             }
+///             {
+///                 let user = create(form).await?;
+///                 let email = user.email.clone();
+///                 // Statement position: the handle is discarded.
+///                 defer!(@__after_response registry.defer(async move {
+///                     send_welcome(&email).await;
+///                 }));
+///                 // Expression position: evaluates to the `DeferHandle`.
+///                 let metrics = defer!(@__after_response registry.defer_always(
+///                     move |outcome| async move { record(outcome.kind()); },
+///                 ));
+///                 Ok(Json(user))
+///             }
+///         }
+///         .await
+///     };
+///     // `IntoResponse`, then the blocks are attached to the response's body: they fire when
+///     // the server drops it.
+///     registry.finish(output)
+/// }
+/// ```
+///
+/// `defer!(@__after_response ..)` expands to the expression it is given; the user's own path
+/// to `defer` is kept, so their `use after_response::defer;` stays used. With a timeout,
+/// `defer!(timeout = d => ..)` registers the same way, then calls `set_timeout(d)` on the
+/// handle. A handler without `defer!` gets no registry: its output is converted with
+/// `IntoResponse::into_response` and nothing else.
 #[proc_macro_attribute]
 pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::after_response(args.into(), item.into()).into()

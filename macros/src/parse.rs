@@ -1,35 +1,111 @@
-//! Checks the item the attribute is on: an `async fn` with a body.
+//! Reads the item the attribute is on, leniently: a body with a syntax error must still reach
+//! the output, so that rustc reports that error (and only that one) and editors keep working.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
-use syn::ItemFn;
+use syn::{Attribute, ItemFn, Signature, Visibility};
+
+/// A function whose body is kept as tokens.
+pub struct Function {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub sig: Signature,
+    pub body: Body,
+}
+
+pub enum Body {
+    /// The body parsed: its inner attributes and statements.
+    Parsed(Box<syn::Block>, Vec<Attribute>),
+    /// The body does not parse (syn may also lag behind rustc's syntax): its tokens as
+    /// written, and the span of its braces.
+    Unparsed(TokenStream, Span),
+}
+
+pub enum Parsed {
+    /// A function, with the reason it cannot be a handler, if any.
+    Function(Box<Function>, Option<syn::Error>),
+    /// Not a function, or one whose signature does not parse (then `None`: rustc reports it).
+    Other(Option<syn::Error>),
+}
 
 /// Any function with a body: a free `fn`, or an associated `fn` in an `impl` block (which
 /// parses the same way).
-pub fn handler(item: TokenStream) -> syn::Result<ItemFn> {
-    let function: ItemFn = syn::parse2(item.clone()).map_err(|_| {
-        syn::Error::new_spanned(
-            item,
-            "`#[after_response]` goes on an `async fn` handler, not on this item",
-        )
-    })?;
-    if function.sig.asyncness.is_none() {
-        return Err(syn::Error::new(
-            function.sig.fn_token.span(),
-            "`#[after_response]` needs an `async fn`: axum handlers are async; add `async`",
-        ));
-    }
-    if let Some(constness) = &function.sig.constness {
-        return Err(syn::Error::new(
+pub fn item(item: TokenStream) -> Parsed {
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(ItemFn {
+            attrs,
+            vis,
+            sig,
+            block,
+        }) => {
+            let (inner, outer) = attrs
+                .into_iter()
+                .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
+            let body = Body::Parsed(block, inner);
+            Function {
+                attrs: outer,
+                vis,
+                sig,
+                body,
+            }
+        }
+        Err(_) => match unparsed_body.parse2(item.clone()) {
+            Ok(function) => function,
+            Err(_) if has_fn_token(&item) => return Parsed::Other(None),
+            Err(_) => {
+                return Parsed::Other(Some(syn::Error::new_spanned(
+                    item,
+                    "`#[after_response]` goes on an `async fn` handler, not on this item",
+                )))
+            }
+        },
+    };
+    let error = check(&function.sig);
+    Parsed::Function(Box::new(function), error)
+}
+
+fn check(sig: &Signature) -> Option<syn::Error> {
+    if let Some(constness) = &sig.constness {
+        return Some(syn::Error::new(
             constness.span,
-            "`#[after_response]` cannot be used on a `const fn`",
+            "`#[after_response]` cannot be used on a `const fn`: remove `const`",
         ));
     }
-    if let Some(variadic) = &function.sig.variadic {
-        return Err(syn::Error::new(
+    if sig.asyncness.is_none() {
+        return Some(syn::Error::new(
+            sig.fn_token.span(),
+            "`#[after_response]` needs an `async fn`: axum handlers are async; write `async fn`",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        return Some(syn::Error::new(
             variadic.span(),
             "`#[after_response]` cannot be used on a variadic function",
         ));
     }
-    Ok(function)
+    None
+}
+
+/// Attributes, visibility and signature that parse, then a `{ .. }` body that does not.
+fn unparsed_body(input: ParseStream) -> syn::Result<Function> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis = input.parse()?;
+    let sig = input.parse()?;
+    let body;
+    let braces = syn::braced!(body in input);
+    Ok(Function {
+        attrs,
+        vis,
+        sig,
+        body: Body::Unparsed(body.parse()?, braces.span.join()),
+    })
+}
+
+/// A `fn` token at the top level: a function with a broken signature, whose syntax error
+/// rustc reports better than "not a function" would.
+fn has_fn_token(item: &TokenStream) -> bool {
+    item.clone()
+        .into_iter()
+        .any(|token| matches!(token, TokenTree::Ident(ident) if ident == "fn"))
 }

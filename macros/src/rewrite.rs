@@ -1,125 +1,136 @@
-//! Rewrites every `defer!` in the handler's body into a registration on the request's registry.
+//! Rewrites every `defer!` in a parsed handler body into a registration (see `register`).
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
+use syn::token::Semi;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, Item, Macro, Path, Stmt};
+use syn::{Attribute, Expr, Item, Macro, Stmt};
 
-use crate::defer::{DeferForm, DeferInput};
+use crate::defer::DeferInput;
+use crate::register::{Mode, Registrar};
+use crate::tokens;
 
 /// Walks a handler body. Nested items (`fn`, `impl`, ..) are left alone: a `defer!` there is
 /// not part of this handler and expands to the runtime's "outside `#[after_response]`" error.
-pub struct Rewriter<'a> {
-    registry: &'a Ident,
-    krate: &'a Path,
-    /// How many `defer!` were rewritten.
-    pub found: usize,
+/// Other macros' tokens (`tokio::select!`, `vec!`, ..) are rewritten token by token.
+pub struct Rewriter<'r, 'a> {
+    registrar: &'r mut Registrar<'a>,
+    /// Inside the arguments of this `spawn`-like call.
+    spawn: Option<String>,
 }
 
-impl<'a> Rewriter<'a> {
-    pub fn new(registry: &'a Ident, krate: &'a Path) -> Self {
+/// Free functions that run their argument on another task or thread, possibly after the
+/// response has left. (Method calls such as `JoinSet::spawn` are left to the borrow checker:
+/// `std::thread::Scope::spawn` may borrow.)
+const SPAWNS: [&str; 3] = ["spawn", "spawn_blocking", "spawn_local"];
+
+impl<'r, 'a> Rewriter<'r, 'a> {
+    pub fn new(registrar: &'r mut Registrar<'a>) -> Self {
         Self {
-            registry,
-            krate,
-            found: 0,
+            registrar,
+            spawn: None,
         }
     }
 
-    /// `defer` itself, or `<runtime crate>::defer`: another crate's `defer!` (scopeguard's,
-    /// say) called by its own path is left alone.
+    /// `tokio::spawn`, `std::thread::spawn`, `task::spawn_blocking`, ..: the callee as written.
+    fn spawn_callee(call: &syn::ExprCall) -> Option<String> {
+        let Expr::Path(path) = &*call.func else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        SPAWNS.iter().any(|spawn| last.ident == spawn).then(|| {
+            let segments: Vec<String> = path
+                .path
+                .segments
+                .iter()
+                .map(|segment| segment.ident.to_string())
+                .collect();
+            segments.join("::")
+        })
+    }
+
     fn is_defer(&self, mac: &Macro) -> bool {
         let segments = &mac.path.segments;
         let Some(last) = segments.last() else {
             return false;
         };
-        if last.ident != "defer" || !last.arguments.is_none() {
+        if !last.arguments.is_none() || mac.path.leading_colon.is_some() && segments.len() == 1 {
             return false;
         }
-        if segments.len() == 1 {
-            return true;
-        }
-        let parent = &segments[segments.len() - 2].ident;
-        parent == "after_response"
-            || self
-                .krate
-                .segments
-                .last()
-                .is_some_and(|krate| &krate.ident == parent)
+        let parent = segments.len().checked_sub(2).map(|i| &segments[i].ident);
+        self.registrar.is_defer_path(parent, &last.ident)
     }
 
     /// `path!(@__after_response <registration>)`: the user's own macro path stays in the
     /// output, so their `use after_response::defer` import is used and resolves as written.
-    fn rewrite(&mut self, mac: &Macro) -> TokenStream {
-        self.found += 1;
+    fn rewrite(&mut self, attrs: &[Attribute], mac: &Macro) -> TokenStream {
         let path = &mac.path;
         let span = mac.span();
-        let registration = match mac.parse_body::<DeferInput>() {
-            Ok(input) => self.registration(input, span),
-            Err(error) => error.to_compile_error(),
+        let registration = match (&self.spawn, self.registrar.mode) {
+            (Some(callee), Mode::Live(_)) => syn::Error::new(
+                span,
+                format!(
+                    "`defer!` cannot be used inside `{callee}(..)`: the spawned work may run after \
+                     the response has left, too late to register a block. Call `defer!` in the \
+                     handler's own body (it can capture what the task needs), or do the work at \
+                     the end of the spawned task"
+                ),
+            )
+            .to_compile_error(),
+            _ => self
+                .registrar
+                .registration(mac.parse_body::<DeferInput>(), span),
         };
-        quote_spanned!(span=> #path!(@__after_response #registration))
-    }
-
-    fn registration(&self, input: DeferInput, span: Span) -> TokenStream {
-        let registry = self.registry;
-        let call = match input.form {
-            DeferForm::Completed(block) => {
-                quote_spanned!(span=> #registry.defer(async move #block))
-            }
-            DeferForm::Always(closure) => {
-                let param = &closure.inputs;
-                let body = &closure.body;
-                let attrs = &closure.attrs;
-                quote_spanned!(span=> #registry.defer_always(#(#attrs)* move |#param| async move { #body }))
-            }
-        };
-        match input.timeout {
-            None => call,
-            Some(timeout) => {
-                let handle = Ident::new("after_response_handle", Span::mixed_site());
-                quote_spanned!(span=> {
-                    let #handle = #call;
-                    #handle.set_timeout(#timeout);
-                    #handle
-                })
-            }
+        let mut out = quote!();
+        for attr in attrs {
+            attr.to_tokens(&mut out);
         }
+        out.extend(quote_spanned!(span=> #path!(@__after_response #registration)));
+        out
     }
 }
 
-impl VisitMut for Rewriter<'_> {
+impl VisitMut for Rewriter<'_, '_> {
     fn visit_item_mut(&mut self, _nested: &mut Item) {}
 
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
         if let Stmt::Macro(statement) = stmt {
             if self.is_defer(&statement.mac) {
                 // Statement position: the handle is discarded, whether or not a `;` follows.
-                let mut tokens = quote!();
-                for attr in &statement.attrs {
-                    attr.to_tokens(&mut tokens);
-                }
-                tokens.extend(self.rewrite(&statement.mac));
-                *stmt = Stmt::Expr(Expr::Verbatim(tokens), Some(Default::default()));
+                let tokens = self.rewrite(&statement.attrs, &statement.mac);
+                *stmt = Stmt::Expr(Expr::Verbatim(tokens), Some(Semi::default()));
                 return;
             }
+            self.visit_macro_mut(&mut statement.mac);
+            return;
         }
         visit_mut::visit_stmt_mut(self, stmt);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Call(call) = expr {
+            if let Some(callee) = Self::spawn_callee(call) {
+                let outer = self.spawn.replace(callee);
+                visit_mut::visit_expr_call_mut(self, call);
+                self.spawn = outer;
+                return;
+            }
+        }
         if let Expr::Macro(expression) = expr {
             if self.is_defer(&expression.mac) {
                 // Expression position: evaluates to the block's `DeferHandle`.
-                let mut tokens = quote!();
-                for attr in &expression.attrs {
-                    attr.to_tokens(&mut tokens);
-                }
-                tokens.extend(self.rewrite(&expression.mac));
-                *expr = Expr::Verbatim(tokens);
+                *expr = Expr::Verbatim(self.rewrite(&expression.attrs, &expression.mac));
                 return;
             }
         }
         visit_mut::visit_expr_mut(self, expr);
+    }
+
+    /// Another macro's input, such as `tokio::select!`'s arms: its `defer!` are found token by
+    /// token.
+    fn visit_macro_mut(&mut self, mac: &mut Macro) {
+        let input = std::mem::take(&mut mac.tokens);
+        mac.tokens = tokens::rewrite(input, self.registrar);
     }
 }

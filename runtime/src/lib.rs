@@ -206,8 +206,9 @@ macro_rules! defer {
     };
     ($($anything:tt)*) => {
         ::core::compile_error!(
-            "`defer!` can only be used inside an `async fn` marked `#[after_response]` \
-             (and not inside a nested `fn` item there)"
+            "`defer!` only works inside an `async fn` marked `#[after_response]`: add the \
+             attribute to the handler, and keep `defer!` out of `fn` items nested in it (they \
+             are functions of their own); `#[axum::debug_handler]` goes below `#[after_response]`"
         )
     };
 }
@@ -217,5 +218,35 @@ macro_rules! defer {
 pub mod __private {
     pub use crate::registry::Registry;
     #[cfg(feature = "axum")]
-    pub use axum::response::{IntoResponse, Response};
+    pub use axum::response::Response;
+
+    /// The output of a handler without `defer!`, converted as axum would. A function rather
+    /// than a re-export of `IntoResponse`, so that errors name the trait by its axum path.
+    #[cfg(feature = "axum")]
+    pub fn into_response<R: axum::response::IntoResponse>(output: R) -> Response {
+        output.into_response()
+    }
+
+    /// What each `defer!` becomes when `#[after_response]` rejected its function (and said
+    /// why): the block is still type-checked, nothing is registered, and the handle's methods
+    /// still resolve, so the attribute's error comes alone.
+    pub struct Inert;
+
+    impl Inert {
+        pub fn cancel(&self) {}
+
+        pub fn set_timeout(&self, _timeout: ::core::time::Duration) {}
+    }
+
+    pub fn inert<F: ::core::future::Future>(_block: F) -> Inert {
+        Inert
+    }
+
+    pub fn inert_always<F, Fut>(_block: F) -> Inert
+    where
+        F: FnOnce(crate::Outcome) -> Fut,
+        Fut: ::core::future::Future,
+    {
+        Inert
+    }
 }

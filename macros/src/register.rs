@@ -1,0 +1,105 @@
+//! What one `defer!` becomes: a registration on the request's registry, or, when the attribute
+//! was rejected, an inert expression that still type-checks the block (no error cascade).
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote_spanned;
+use syn::Path;
+
+use crate::defer::{DeferForm, DeferInput};
+
+/// Where the blocks go.
+#[derive(Clone, Copy)]
+pub enum Mode<'a> {
+    /// Onto the registry bound to this (mixed-site) identifier.
+    Live(&'a Ident),
+    /// Nowhere: the attribute reported an error of its own.
+    Disabled,
+}
+
+/// Builds registrations; shared by the syntax-tree rewrite and the token-level one.
+pub struct Registrar<'a> {
+    pub mode: Mode<'a>,
+    pub krate: &'a Path,
+    /// How many `defer!` were rewritten.
+    pub found: usize,
+}
+
+impl<'a> Registrar<'a> {
+    pub fn new(mode: Mode<'a>, krate: &'a Path) -> Self {
+        Self {
+            mode,
+            krate,
+            found: 0,
+        }
+    }
+
+    /// `true` for `defer` itself, or for `<parent>::defer` where the parent is `after_response`
+    /// or the last segment of `crate = ".."`: another crate's `defer!` (scopeguard's, say)
+    /// called by its own path is left alone.
+    pub fn is_defer_path(&self, parent: Option<&Ident>, last: &Ident) -> bool {
+        if last != "defer" {
+            return false;
+        }
+        match parent {
+            None => true,
+            Some(parent) => {
+                parent == "after_response"
+                    || self
+                        .krate
+                        .segments
+                        .last()
+                        .is_some_and(|krate| &krate.ident == parent)
+            }
+        }
+    }
+
+    /// The expression one `defer!` stands for, or the parse error of its contents. `span` is
+    /// the `defer!` invocation's, so type errors about the block land on it.
+    pub fn registration(&mut self, contents: syn::Result<DeferInput>, span: Span) -> TokenStream {
+        self.found += 1;
+        let input = match contents {
+            Ok(input) => input,
+            Err(error) => return error.to_compile_error(),
+        };
+        let krate = self.krate;
+        // The registry's hygiene, the `defer!`'s location: errors about the call land on it.
+        let located = |registry: &Ident| {
+            let mut registry = registry.clone();
+            registry.set_span(registry.span().located_at(span));
+            registry
+        };
+        let call = match (self.mode, input.form) {
+            (Mode::Live(registry), DeferForm::Completed(stmts)) => {
+                let registry = located(registry);
+                quote_spanned!(span=> #registry.defer(async move { #(#stmts)* }))
+            }
+            (Mode::Live(registry), DeferForm::Always(closure)) => {
+                let registry = located(registry);
+                let (attrs, param, body) = (&closure.attrs, &closure.inputs, &closure.body);
+                quote_spanned! {span=>
+                    #registry.defer_always(#(#attrs)* move |#param| async move { #body })
+                }
+            }
+            (Mode::Disabled, DeferForm::Completed(stmts)) => {
+                quote_spanned!(span=> #krate::__private::inert(async move { #(#stmts)* }))
+            }
+            (Mode::Disabled, DeferForm::Always(closure)) => {
+                let (attrs, param, body) = (&closure.attrs, &closure.inputs, &closure.body);
+                quote_spanned! {span=>
+                    #krate::__private::inert_always(#(#attrs)* move |#param| async move { #body })
+                }
+            }
+        };
+        match input.timeout {
+            None => call,
+            Some(timeout) => {
+                let handle = Ident::new("after_response_handle", Span::mixed_site());
+                quote_spanned! {span=> {
+                    let #handle = #call;
+                    #handle.set_timeout(#timeout);
+                    #handle
+                }}
+            }
+        }
+    }
+}

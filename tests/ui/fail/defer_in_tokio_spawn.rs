@@ -1,0 +1,15 @@
+use after_response::{after_response, defer};
+
+#[after_response]
+async fn handler() -> &'static str {
+    tokio::spawn(async move {
+        defer! {
+            println!("registered after the response may have left");
+        }
+    });
+    "ok"
+}
+
+fn main() {
+    let _ = handler;
+}
