@@ -21,9 +21,9 @@ use std::time::Duration;
 /// At most [`max_in_flight`](Config::max_in_flight) responses run their blocks at once. A
 /// response that finds them all taken waits for a slot (without holding its connection: the
 /// response has been sent), as long as fewer than [`max_queued`](Config::max_queued) responses
-/// are already waiting. Past that, its blocks are **shed**: dropped without running (what they
-/// captured is freed at once), logged at WARN with the handler's name and counted in
-/// [`crate::Stats::shed`]. So memory held by deferred work stays bounded under any flood, even
+/// are already waiting; waiting responses get slots in the order they ended. Past that, its
+/// blocks are **shed**: dropped without running (what they captured is freed at once), logged
+/// at WARN with the handler's name and counted in [`crate::Stats::shed`]. So memory held by deferred work stays bounded under any flood, even
 /// one whose blocks never finish; there is no unbounded queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

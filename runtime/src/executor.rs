@@ -207,6 +207,16 @@ async fn run_batch(
             }
             continue;
         }
+        if tally.left_behind() {
+            // A drain reported this block never started: keep it so. The rest of the batch is
+            // counted as abandoned when `tally` drops.
+            tracing::debug!(
+                parent: &span,
+                blocks = tally.remaining,
+                "after-response: not starting blocks a drain deadline left behind"
+            );
+            return;
+        }
         let timeout = entry.timeout.or(executor.config.block_timeout);
         tally.starting();
         let ending = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
@@ -290,8 +300,9 @@ fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> Ending {
 
 /// One response's share of the executor's books: counts its blocks out of `in_flight` as they
 /// end, out of `unstarted` as they start, and gives back its place in the queue. Whatever is
-/// left when the task is dropped unfinished (its runtime shut down) is counted as abandoned if
-/// a drain deadline passed while it was in flight, else as lost (and logged).
+/// left when it drops with blocks unfinished (the runtime dropped the task, or the task stopped
+/// before blocks a drain deadline left behind) is counted as abandoned if a drain deadline
+/// passed while they were in flight, else as lost (and logged).
 struct Tally {
     executor: &'static Executor,
     /// `deadlines_passed` when the blocks were fired.
@@ -314,6 +325,11 @@ impl Tally {
             unstarted: blocks,
             queued,
         }
+    }
+
+    /// A drain deadline passed since these blocks were fired.
+    fn left_behind(&self) -> bool {
+        self.executor.deadlines_passed.load(Relaxed) > self.fired_after_deadlines
     }
 
     fn leave_queue(&mut self) {
@@ -340,9 +356,7 @@ impl Drop for Tally {
             self.executor.unstarted.fetch_sub(self.unstarted, Relaxed);
         }
         if self.remaining > 0 {
-            let left_behind =
-                self.executor.deadlines_passed.load(Relaxed) > self.fired_after_deadlines;
-            let ending = if left_behind {
+            let ending = if self.left_behind() {
                 Ending::Abandoned
             } else {
                 tracing::error!(

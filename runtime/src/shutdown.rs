@@ -18,6 +18,7 @@ pub struct DrainReport {
     pub abandoned: u64,
     /// Blocks not yet started when the deadline passed: their response was waiting for one of
     /// the `max_in_flight` slots, or an earlier block of the same response was still running.
+    /// They never will start (see [`shutdown`]).
     pub never_started: u64,
 }
 
@@ -64,9 +65,13 @@ impl DrainReport {
 /// # At the deadline
 /// It stops waiting and reports blocks still running as [`abandoned`](DrainReport::abandoned)
 /// and blocks not yet started as [`never_started`](DrainReport::never_started); it logs them
-/// at WARN. Nothing is cancelled: they keep running while the runtime lives, and the ones the
-/// runtime then drops are counted in [`crate::Stats::abandoned`] (the ones that end are
-/// counted by how they end). A drain that completes logs at INFO.
+/// at WARN. A drain that completes logs at INFO.
+///
+/// Running blocks are not cancelled: they go on while the runtime lives; those that end are
+/// counted by how they end, those the runtime drops in [`crate::Stats::abandoned`]. Blocks left
+/// behind unstarted are never started (the process is on its way out, and the report said so):
+/// each is dropped when it would have started, or with the runtime, and counted in
+/// [`crate::Stats::abandoned`].
 ///
 /// The report reads independent atomic counters after the wait. They are exact when nothing
 /// ends at that instant (always, when the drain completes); a block that ends exactly as the

@@ -35,9 +35,9 @@ pub struct Stats {
     /// Blocks dropped without running because deferred work was full: `max_in_flight`
     /// responses running and `max_queued` waiting (logged at WARN). See [`crate::Config`].
     pub shed: u64,
-    /// Blocks a [`crate::shutdown`] left behind at its deadline (running, or not yet started)
-    /// that the runtime then dropped. Blocks left behind that go on to end are counted by how
-    /// they end instead.
+    /// Blocks a [`crate::shutdown`] left behind at its deadline: the running ones the runtime
+    /// then dropped (running ones that go on to end are counted by how they end), and the
+    /// unstarted ones, which are never started.
     pub abandoned: u64,
     /// Blocks that could not run or finish and that no drain reported: there was no tokio
     /// runtime when their response ended, or the runtime dropped them unfinished without a
