@@ -74,9 +74,13 @@ impl<B: Body> Body for DeferredBody<B> {
                 if let Some(data) = frame.data_ref() {
                     progress.body_bytes += data.remaining() as u64;
                 }
-                // hyper stops polling a body once it says it ended or its length is reached,
-                // so "complete" is decided here, not only on `None`.
-                if inner.is_end_stream() || progress.exact_len == Some(progress.body_bytes) {
+                // hyper stops polling a body once it says it ended, its length is reached or it
+                // sent trailers (the last frame of a message, both protocols), so "complete" is
+                // decided here, not only on `None`.
+                if frame.is_trailers()
+                    || inner.is_end_stream()
+                    || progress.exact_len == Some(progress.body_bytes)
+                {
                     progress.complete = true;
                 }
             }
