@@ -63,7 +63,7 @@ enum EndSignal {
 #[derive(Clone, Copy, Debug)]
 enum Consumer {
     /// As hyper does: not at all if it is already at its end; stops after `None`, an error,
-    /// `is_end_stream`, or the exact length announced at the start.
+    /// trailers, `is_end_stream`, or the exact length announced at the start.
     Hyper,
     /// Polls on regardless, past `None` and errors (as some layers do).
     Greedy,
@@ -237,8 +237,8 @@ struct Model {
     polled: bool,
     /// An error frame came through.
     errored: bool,
-    /// The end was signalled: `None`, `is_end_stream` after a frame (or from the start), or the
-    /// exact length announced at the start reached.
+    /// The end was signalled: `None`, a trailers frame, `is_end_stream` after a frame (or from
+    /// the start), or the exact length announced at the start reached.
     complete: bool,
     /// Data bytes forwarded.
     bytes: u64,
@@ -256,7 +256,7 @@ fn drive(
         complete: end_of(case, 0),
         ..Model::default()
     };
-    let mut wrapper_ended = false;
+    let (mut wrapper_ended, mut trailers_seen) = (false, false);
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     let mut polls = 0;
     loop {
@@ -273,7 +273,8 @@ fn drive(
         }
         if let Consumer::Hyper = case.consumer {
             let at_length = model.polled && exact_at_start == Some(model.bytes);
-            if wrapper_ended || model.errored || body.is_end_stream() || at_length {
+            let stop = wrapper_ended || model.errored || trailers_seen;
+            if stop || body.is_end_stream() || at_length {
                 return Ok(model);
             }
         }
@@ -306,7 +307,12 @@ fn drive(
                 wrapper_ended = true;
                 model.complete = true;
             }
-            Seen::Trailers(_) | Seen::Pending => {}
+            // Trailers are the last frame of an HTTP message: hyper polls no further.
+            Seen::Trailers(_) => {
+                trailers_seen = true;
+                model.complete = true;
+            }
+            Seen::Pending => {}
         }
         if matches!(seen, Seen::Data(_) | Seen::Trailers(_))
             && (end_of(case, log.next) || exact_at_start == Some(model.bytes))

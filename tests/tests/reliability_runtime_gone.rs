@@ -103,7 +103,9 @@ fn body_dropped_on_a_plain_thread_after_the_runtime_shut_down() {
 fn blocks_fired_then_dropped_by_the_runtime_shutting_down() {
     let _serial = soak::serial();
     logs::capture();
-    let bodies = soak::scale(1_000, 100_000);
+    // Under the default bound (1,024 running + 16,384 queued responses): past it, work is shed
+    // when fired, not lost later.
+    let bodies = soak::scale(1_000, 10_000);
     let ran = Arc::new(AtomicU64::new(0));
     let logged_before = logs::lines_with(DROPPED_LOG).len();
     let before = after_response::stats();
