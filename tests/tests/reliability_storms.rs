@@ -86,9 +86,11 @@ impl App {
 }
 
 /// Streams `chunks` chunks, each only once the client released a permit for it, then ends
-/// once the client released one more: the client decides exactly how far the body got.
+/// once the client released one more: the client decides exactly how far the body got. With
+/// `sized` = 1 the body announces its exact length (Content-Length): hyper then stops at the
+/// last byte without waiting for the end.
 #[after_response]
-async fn stream(State(app): State<App>, Path((id, chunks)): Path<(u64, u64)>) -> Body {
+async fn stream(State(app): State<App>, Path((id, chunks, sized)): Path<(u64, u64, u8)>) -> Body {
     let plain = app.events.clone();
     defer! {
         plain.send(Ev::Plain(id)).unwrap();
@@ -108,7 +110,41 @@ async fn stream(State(app): State<App>, Path((id, chunks)): Path<(u64, u64)>) ->
             (sent < chunks).then(|| (Ok::<_, std::io::Error>(Bytes::from_static(CHUNK)), sent + 1))
         }
     });
-    Body::from_stream(body)
+    let body = Body::from_stream(body);
+    if sized == 1 {
+        Body::new(Announced {
+            inner: body,
+            len: chunks * CHUNK.len() as u64,
+        })
+    } else {
+        body
+    }
+}
+
+/// A body that announces an exact length.
+struct Announced {
+    inner: Body,
+    len: u64,
+}
+
+impl http_body::Body for Announced {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
+    }
 }
 
 /// Three blocks; the one at `id % 3` panics, the others report that they ran.
@@ -152,7 +188,7 @@ async fn waits(State(app): State<App>, Path(id): Path<u64>) -> &'static str {
 
 fn router(app: App) -> Router {
     Router::new()
-        .route("/stream/{id}/{chunks}", get(stream))
+        .route("/stream/{id}/{chunks}/{sized}", get(stream))
         .route("/panic/{id}", get(panicky))
         .route("/wait/{id}", get(waits))
         .with_state(app)
@@ -210,12 +246,25 @@ where
     results.into_iter().map(|(_, result)| result).collect()
 }
 
+/// One storm request's shape and hang-up point, drawn from the seed.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    /// Chunks the body has.
+    chunks: u64,
+    /// Chunks the client reads before hanging up; `chunks + 1`: it reads the whole body.
+    cut: u64,
+    /// HTTP/2: hang up by closing a connection of its own rather than resetting the stream.
+    kill_connection: bool,
+    /// The body announces its exact length.
+    sized: bool,
+}
+
 /// What one storm client saw.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     /// Body bytes received.
     bytes: u64,
-    /// It read the body to its end.
+    /// It had the whole body: read to its end, or every announced byte.
     whole: bool,
 }
 
@@ -231,12 +280,16 @@ async fn storm_request(
     addr: std::net::SocketAddr,
     h2: &Transport,
     id: u64,
-    chunks: u64,
-    cut: u64,
-    kill_connection: bool,
+    plan: Plan,
 ) -> Seen {
+    let Plan {
+        chunks,
+        cut,
+        kill_connection,
+        sized,
+    } = plan;
     let lane = app.open_lane(id);
-    let path = format!("/stream/{id}/{chunks}");
+    let path = format!("/stream/{id}/{chunks}/{}", u8::from(sized));
     // HTTP/1.1: a connection of its own, killed to hang up. HTTP/2: the shared connection,
     // where hanging up resets the stream (or, with `kill_connection`, a connection of its own).
     let (response, connection) = match h2 {
@@ -299,6 +352,8 @@ async fn storm_request(
             let frame = within("a chunk", body.frame()).await.unwrap().unwrap();
             seen.bytes += frame.into_data().unwrap().len() as u64;
         }
+        // With a Content-Length, the last byte is the end: hyper drops the body there.
+        seen.whole = sized && seen.bytes == chunks * CHUNK.len() as u64;
         drop(body);
     }
     if let Some(connection) = connection {
@@ -331,7 +386,7 @@ fn disconnect_storm() {
             let before = after_response::stats();
             let mut rng = Rng::new(0x5EED_0001 ^ proto as u64);
             // Every request's shape and hang-up point, drawn up front from the seed.
-            let plan: Arc<Vec<(u64, u64, bool)>> = Arc::new(
+            let plan: Arc<Vec<Plan>> = Arc::new(
                 (0..requests)
                     .map(|_| {
                         let chunks = 1 + rng.below(MAX_CHUNKS);
@@ -341,7 +396,12 @@ fn disconnect_storm() {
                         } else {
                             rng.below(chunks + 1)
                         };
-                        (chunks, cut, rng.below(4) == 0)
+                        Plan {
+                            chunks,
+                            cut,
+                            kill_connection: rng.below(4) == 0,
+                            sized: rng.below(3) == 0,
+                        }
                     })
                     .collect(),
             );
@@ -354,8 +414,8 @@ fn disconnect_storm() {
                 fan_out(requests, move |id| {
                     let (app, plan, h2) = (app.clone(), Arc::clone(&plan), Arc::clone(&h2));
                     async move {
-                        let (chunks, cut, kill) = plan[usize::try_from(id).unwrap()];
-                        storm_request(&app, addr, &h2, id, chunks, cut, kill).await
+                        let plan = plan[usize::try_from(id).unwrap()];
+                        storm_request(&app, addr, &h2, id, plan).await
                     }
                 })
                 .await
