@@ -20,9 +20,21 @@ pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     match parse::item(item.clone()) {
         Parsed::Other(error) => {
-            // Not a function: the error, then the item as written (tokio-macros' approach).
+            // Not a function: the error, then the item as written (tokio-macros' approach), but
+            // for the `defer!` in an `impl` block's functions, made inert.
             let mut out = errors([args_error, error]);
-            out.extend(item);
+            match syn::parse2::<syn::ItemImpl>(item.clone()) {
+                Ok(mut block) => {
+                    let mut registrar = Registrar::new(Mode::Disabled, &krate);
+                    for inner in &mut block.items {
+                        if let syn::ImplItem::Fn(function) = inner {
+                            Rewriter::new(&mut registrar).visit_block_mut(&mut function.block);
+                        }
+                    }
+                    block.to_tokens(&mut out);
+                }
+                Err(_) => out.extend(item),
+            }
             out
         }
         Parsed::Function(function, error) => {

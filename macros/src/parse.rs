@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
-use syn::{Attribute, ItemFn, Signature, Visibility};
+use syn::{Attribute, Item, ItemFn, Signature, Visibility};
 
 /// A function whose body is kept as tokens.
 pub struct Function {
@@ -53,12 +53,7 @@ pub fn item(item: TokenStream) -> Parsed {
         Err(_) => match unparsed_body.parse2(item.clone()) {
             Ok(function) => function,
             Err(_) if has_fn_token(&item) => return Parsed::Other(None),
-            Err(_) => {
-                return Parsed::Other(Some(syn::Error::new_spanned(
-                    item,
-                    "`#[after_response]` goes on an `async fn` handler, not on this item",
-                )))
-            }
+            Err(_) => return Parsed::Other(Some(not_a_function(item))),
         },
     };
     let error = check(&function.sig);
@@ -100,6 +95,38 @@ fn unparsed_body(input: ParseStream) -> syn::Result<Function> {
         sig,
         body: Body::Unparsed(body.parse()?, braces.span.join()),
     })
+}
+
+/// "not on a struct", on the item's keyword when the item parses.
+fn not_a_function(item: TokenStream) -> syn::Error {
+    let (what, span) = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Impl(item)) => {
+            return syn::Error::new(
+                item.impl_token.span,
+                "`#[after_response]` goes on each `async fn` handler inside the `impl` block, \
+                 not on the block itself",
+            )
+        }
+        Ok(Item::Struct(item)) => ("a struct", item.struct_token.span),
+        Ok(Item::Enum(item)) => ("an enum", item.enum_token.span),
+        Ok(Item::Trait(item)) => ("a trait", item.trait_token.span),
+        Ok(Item::Mod(item)) => ("a module", item.mod_token.span),
+        Ok(Item::Const(item)) => ("a constant", item.const_token.span),
+        Ok(Item::Static(item)) => ("a static", item.static_token.span),
+        _ => (
+            "this item",
+            item.into_iter()
+                .next()
+                .map_or_else(Span::call_site, |token| token.span()),
+        ),
+    };
+    syn::Error::new(
+        span,
+        format!(
+            "`#[after_response]` goes on an `async fn` handler (free, or in an `impl` block), \
+             not on {what}"
+        ),
+    )
 }
 
 /// A `fn` token at the top level: a function with a broken signature, whose syntax error

@@ -1,0 +1,15 @@
+use after_response::{after_response, defer};
+
+struct Handlers;
+
+#[after_response]
+impl Handlers {
+    async fn handler() -> &'static str {
+        defer! {}
+        "ok"
+    }
+}
+
+fn main() {
+    let _ = Handlers::handler;
+}
