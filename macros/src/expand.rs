@@ -115,6 +115,10 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     // `return` and `.into()` infer exactly as in the original function (tracing-attributes'
     // trick). An `impl Trait` return becomes `_`. The body sits in a block of its own, so its
     // items (`use`, `type Result = ..`) cannot change what the return type names.
+    let fake = Ident::new(
+        "after_response_fake_return",
+        Span::mixed_site().located_at(return_span),
+    );
     let fake_return = quote_spanned! {return_span=>
         #[allow(
             unknown_lints,
@@ -128,8 +132,8 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
             clippy::unreachable
         )]
         if false {
-            let after_response_fake_return: #return_type = loop {};
-            return after_response_fake_return;
+            let #fake: #return_type = loop {};
+            return #fake;
         }
     };
     let body = quote_spanned!(body_span=> async move { #fake_return { #stmts } });
@@ -137,12 +141,6 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     let name = sig.ident.to_string();
 
     let new_body = if registers_blocks {
-        // Located at the return type, like `output`: rustc blames the block that produced
-        // an output that is not `IntoResponse`.
-        let output_block = quote_spanned! {return_span=> {
-            let #registry = &#registry;
-            #body.#await_token
-        }};
         let finish = {
             let registry = located(&registry, return_span);
             quote_spanned!(return_span=> #registry.finish(#output))
@@ -152,9 +150,12 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
             let #registry = #krate::__private::Registry::new(
                 ::core::concat!(::core::module_path!(), "::", #name),
             );
-            // Borrowed, not owned, by the body: a `defer!` moved into `tokio::spawn` (which
-            // could register after the response left) does not compile.
-            let #output = #output_block;
+            let #output = {
+                // Borrowed, not owned, by the body: a `defer!` moved into a spawned task (which
+                // could register after the response left) does not compile.
+                let #registry = &#registry;
+                #body.#await_token
+            };
             #finish
         }}
     } else {

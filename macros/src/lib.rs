@@ -30,12 +30,22 @@ use proc_macro::TokenStream;
 /// `#[after_response(crate = "path::to::after_response")]` when the runtime crate is reached
 /// through a re-export; the expansion then names everything through that path.
 ///
+/// # Order with other attributes
+/// `#[tracing::instrument]` may go above or below. `#[axum::debug_handler]` must go
+/// **below** `#[after_response]`: above it, it expands first and copies the body into a check
+/// function of its own, where `defer!` is outside any `#[after_response]` (the error says so).
+///
 /// # Errors
 /// On anything but an `async fn` the attribute reports one error, on the offending token, and
 /// emits the item as written with its `defer!` made inert, so nothing else fails because of
 /// it. A body that does not parse is emitted as written (still rewritten token by token), so
-/// the syntax error is the one error shown. Type errors inside a block (not `Send`, not
-/// `'static`, not `()` or `Result<(), E: Display>`) point at its `defer!`.
+/// the syntax error is the one error shown. Type errors inside a block (not `Send`, borrowing
+/// a local or `self` instead of owning it, not `()` or `Result<(), E: Display>`) point at its
+/// `defer!`; a return type that is not `IntoResponse` is reported on the return type. A
+/// `defer!` inside the arguments of `spawn`, `spawn_blocking` or `spawn_local` (it could
+/// register after the response left) is rejected with an error that says so; anywhere else a
+/// spawned task could reach, the borrow checker rejects it, because the body only borrows the
+/// registry.
 ///
 /// # What it expands to
 /// This handler:
@@ -56,7 +66,9 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// becomes, with the generated locals renamed for reading (the real ones are
-/// `Span::mixed_site()` identifiers that user code can neither see nor shadow):
+/// `Span::mixed_site()` identifiers that user code can neither see nor shadow, except `output`,
+/// which carries the return type's span so that errors about it land there, and is bound after
+/// the body has run):
 ///
 /// ```rust,ignore
 /// async fn signup(Json(form): Json<Signup>) -> ::after_response::__private::Response {
