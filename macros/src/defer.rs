@@ -19,11 +19,16 @@ pub struct DeferInput {
 
 impl Parse for DeferInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![@]) {
+            // `defer!(@__after_response ..)`: what a first `#[after_response]` left.
+            return Err(input.error(
+                "`#[after_response]` is applied twice to this function: remove one of them",
+            ));
+        }
         let timeout = parse_timeout(input)?;
-        let closure_start = |input: ParseStream| {
-            input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move])
-        };
-        let is_closure = closure_start(input)
+        let is_closure = input.peek(Token![|])
+            || input.peek(Token![||])
+            || input.peek(Token![move])
             || input.peek(Token![async])
                 && (input.peek2(Token![|]) || input.peek2(Token![||]) || input.peek2(Token![move]));
         let form = if is_closure {

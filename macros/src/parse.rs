@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
-use syn::{Attribute, Item, ItemFn, Signature, Visibility};
+use syn::{Attribute, Item, ItemFn, Signature, TraitItemFn, Visibility};
 
 /// A function whose body is kept as tokens.
 pub struct Function {
@@ -52,8 +52,18 @@ pub fn item(item: TokenStream) -> Parsed {
         }
         Err(_) => match unparsed_body.parse2(item.clone()) {
             Ok(function) => function,
-            Err(_) if has_fn_token(&item) => return Parsed::Other(None),
-            Err(_) => return Parsed::Other(Some(not_a_function(item))),
+            Err(_) => match syn::parse2::<TraitItemFn>(item.clone()) {
+                // A declaration without a body (in a trait): nothing to rewrite.
+                Ok(declaration) if declaration.default.is_none() => {
+                    return Parsed::Other(Some(syn::Error::new(
+                        declaration.sig.fn_token.span,
+                        "`#[after_response]` needs the handler's body: put it on the `async fn` \
+                         that has one (in the `impl` block), not on a declaration",
+                    )))
+                }
+                _ if has_fn_token(&item) => return Parsed::Other(None),
+                _ => return Parsed::Other(Some(not_a_function(item))),
+            },
         },
     };
     let error = check(&function.sig);
