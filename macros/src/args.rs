@@ -13,12 +13,8 @@ impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut krate = None;
         while !input.is_empty() {
-            let key = input.lookahead1();
-            if !key.peek(Token![crate]) {
-                return Err(syn::Error::new(
-                    input.span(),
-                    "unexpected argument: `#[after_response]` takes no arguments except `crate = \"path\"`",
-                ));
+            if !input.peek(Token![crate]) {
+                return Err(unexpected(input));
             }
             let crate_token: Token![crate] = input.parse()?;
             input.parse::<Token![=]>()?;
@@ -40,6 +36,26 @@ impl Parse for Args {
             krate: krate.unwrap_or_else(|| syn::parse_quote!(::after_response)),
         })
     }
+}
+
+/// Names the argument, and points a per-block option to where it belongs.
+fn unexpected(input: ParseStream) -> syn::Error {
+    let name = input
+        .fork()
+        .parse::<syn::Ident>()
+        .map(|ident| format!(" `{ident}`"))
+        .unwrap_or_default();
+    let hint = if name == " `timeout`" {
+        "; a timeout goes on each block: `defer!(timeout = Duration::from_secs(5) => { .. })`"
+    } else {
+        ""
+    };
+    syn::Error::new(
+        input.span(),
+        format!(
+            "unexpected argument{name}: `#[after_response]` takes only `crate = \"path\"`{hint}"
+        ),
+    )
 }
 
 pub fn parse(args: TokenStream) -> syn::Result<Args> {
