@@ -374,6 +374,28 @@ async fn h2_connection(
     sender
 }
 
+/// `count` storm requests drawn from `seed`.
+fn draw_plans(seed: u64, count: u64) -> Vec<Plan> {
+    let mut rng = Rng::new(seed);
+    (0..count)
+        .map(|_| {
+            let chunks = 1 + rng.below(MAX_CHUNKS);
+            // A third read the whole body; the rest hang up after 0..=chunks chunks.
+            let cut = if rng.below(3) == 0 {
+                chunks + 1
+            } else {
+                rng.below(chunks + 1)
+            };
+            Plan {
+                chunks,
+                cut,
+                kill_connection: rng.below(4) == 0,
+                sized: rng.below(3) == 0,
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn disconnect_storm() {
     let _serial = soak::serial();
@@ -384,27 +406,8 @@ fn disconnect_storm() {
             let mut server = Server::start(router(app.clone())).await;
             let addr = server.addr;
             let before = after_response::stats();
-            let mut rng = Rng::new(0x5EED_0001 ^ proto as u64);
             // Every request's shape and hang-up point, drawn up front from the seed.
-            let plan: Arc<Vec<Plan>> = Arc::new(
-                (0..requests)
-                    .map(|_| {
-                        let chunks = 1 + rng.below(MAX_CHUNKS);
-                        // A third read the whole body; the rest hang up after 0..=chunks chunks.
-                        let cut = if rng.below(3) == 0 {
-                            chunks + 1
-                        } else {
-                            rng.below(chunks + 1)
-                        };
-                        Plan {
-                            chunks,
-                            cut,
-                            kill_connection: rng.below(4) == 0,
-                            sized: rng.below(3) == 0,
-                        }
-                    })
-                    .collect(),
-            );
+            let plan = Arc::new(draw_plans(0x5EED_0001 ^ proto as u64, requests));
             let h2 = Arc::new(match proto {
                 Proto::Http1 => Transport::Http1,
                 Proto::Http2 => Transport::Http2(h2_connection(addr).await),
