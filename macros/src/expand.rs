@@ -1,7 +1,7 @@
 //! Builds the output: the rewritten handler, or the error plus the user's item with its
 //! `defer!` made inert.
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Delimiter, Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
 use syn::token::RArrow;
@@ -70,7 +70,11 @@ fn body_tokens(body: Body, registrar: &mut Registrar<'_>) -> (TokenStream, Token
                 block.brace_token.span.join(),
             )
         }
-        Body::Unparsed(tokens, span) => (quote!(), tokens::rewrite(tokens, registrar), span),
+        Body::Unparsed(tokens, span) => (
+            quote!(),
+            tokens::rewrite(tokens, Delimiter::Brace, registrar),
+            span,
+        ),
     }
 }
 

@@ -1,11 +1,11 @@
 //! Rewrites every `defer!` in a parsed handler body into a registration (see `register`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, TokenStream};
 use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
 use syn::token::Semi;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Attribute, Expr, Item, Macro, Stmt};
+use syn::{Attribute, Expr, Item, Macro, MacroDelimiter, Stmt};
 
 use crate::defer::DeferInput;
 use crate::register::{Mode, Registrar};
@@ -131,6 +131,11 @@ impl VisitMut for Rewriter<'_, '_> {
     /// token.
     fn visit_macro_mut(&mut self, mac: &mut Macro) {
         let input = std::mem::take(&mut mac.tokens);
-        mac.tokens = tokens::rewrite(input, self.registrar);
+        let delimiter = match mac.delimiter {
+            MacroDelimiter::Paren(_) => Delimiter::Parenthesis,
+            MacroDelimiter::Brace(_) => Delimiter::Brace,
+            MacroDelimiter::Bracket(_) => Delimiter::Bracket,
+        };
+        mac.tokens = tokens::rewrite(input, delimiter, self.registrar);
     }
 }

@@ -8,7 +8,13 @@ use quote::quote;
 use crate::defer::DeferInput;
 use crate::register::Registrar;
 
-pub fn rewrite(input: TokenStream, registrar: &mut Registrar<'_>) -> TokenStream {
+/// `enclosing` is the delimiter around `input`: in braces a `defer!` may be a statement, in
+/// parentheses or brackets (call arguments, `vec![..]`) it is an expression.
+pub fn rewrite(
+    input: TokenStream,
+    enclosing: Delimiter,
+    registrar: &mut Registrar<'_>,
+) -> TokenStream {
     let tokens: Vec<TokenTree> = input.into_iter().collect();
     let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
     let mut i = 0;
@@ -32,15 +38,19 @@ pub fn rewrite(input: TokenStream, registrar: &mut Registrar<'_>) -> TokenStream
                 if let Some(TokenTree::Group(group)) = tokens.get(i + 2) {
                     out.push(tokens[i].clone());
                     out.push(tokens[i + 1].clone());
-                    let statement = group.delimiter() == Delimiter::Brace
-                        && !matches!(tokens.get(i + 3), Some(TokenTree::Punct(p)) if ";,.?".contains(p.as_char()));
+                    let statement = enclosing == Delimiter::Brace
+                        && !matches!(
+                            tokens.get(i + 3),
+                            Some(TokenTree::Punct(p)) if ";,.?".contains(p.as_char())
+                        );
                     out.push(TokenTree::Group(replace(group, statement, registrar)));
                     i += 3;
                     continue;
                 }
             }
             TokenTree::Group(group) => {
-                let mut new = Group::new(group.delimiter(), rewrite(group.stream(), registrar));
+                let stream = rewrite(group.stream(), group.delimiter(), registrar);
+                let mut new = Group::new(group.delimiter(), stream);
                 new.set_span(group.span());
                 out.push(TokenTree::Group(new));
                 i += 1;
@@ -55,8 +65,8 @@ pub fn rewrite(input: TokenStream, registrar: &mut Registrar<'_>) -> TokenStream
 }
 
 /// `{ .. }` of one `defer!` becomes `{ @__after_response <registration> }`, same delimiter (so
-/// a statement needs no `;`, as before). A brace-delimited call not followed by `;`, `,`, `.`
-/// or `?` is a statement: its handle is discarded, as in the syntax-tree rewrite.
+/// a statement needs no `;`, as before). In braces, a call not followed by `;`, `,`, `.` or `?`
+/// is a statement: its handle is discarded, as in the syntax-tree rewrite.
 fn replace(group: &Group, statement: bool, registrar: &mut Registrar<'_>) -> Group {
     let contents = syn::parse2::<DeferInput>(group.stream());
     let registration = registrar.registration(contents, group.span_open());

@@ -1,5 +1,6 @@
-//! `defer!` inside another macro's input (`tokio::select!` arms, `vec!`) is rewritten too, in
-//! statement position (no `;`) and expression position.
+//! `defer!` inside another macro's input (`tokio::select!` arms, `vec!`, `format!`) is
+//! rewritten too: in braces as a statement (no `;` needed, handle discarded), in parentheses
+//! and brackets as an expression (the handle).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use after_response::{after_response, defer};
@@ -25,19 +26,24 @@ async fn handler() -> &'static str {
             drop(handle);
         }
         () = tokio::task::yield_now() => {
-            defer! { RAN.fetch_add(1000, Ordering::SeqCst); }
+            defer!(|_outcome| {
+                RAN.fetch_add(1000, Ordering::SeqCst);
+            })
         }
     }
     let handles = vec![
         defer! { RAN.fetch_add(100, Ordering::SeqCst); },
-        defer! { RAN.fetch_add(1000, Ordering::SeqCst); },
+        defer! { RAN.fetch_add(1000, Ordering::SeqCst); }
     ];
     handles[1].cancel();
+    // In a macro's parentheses, `defer!` is an expression: here, the handle is formatted.
+    let text = format!("{:?}", defer! { RAN.fetch_add(10_000, Ordering::SeqCst); });
+    assert!(text.starts_with("DeferHandle"));
     "selected"
 }
 
 fn main() {
     let app = Router::new().route("/", get(handler));
     assert_eq!(support::run(app, support::get("/")).1, "selected");
-    assert_eq!(RAN.load(Ordering::SeqCst), 111);
+    assert_eq!(RAN.load(Ordering::SeqCst), 10_111);
 }
