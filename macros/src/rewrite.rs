@@ -128,14 +128,17 @@ impl VisitMut for Rewriter<'_, '_> {
     }
 
     /// Another macro's input, such as `tokio::select!`'s arms: its `defer!` are found token by
-    /// token.
+    /// token. Input without any is left exactly as written.
     fn visit_macro_mut(&mut self, mac: &mut Macro) {
-        let input = std::mem::take(&mut mac.tokens);
         let delimiter = match mac.delimiter {
             MacroDelimiter::Paren(_) => Delimiter::Parenthesis,
             MacroDelimiter::Brace(_) => Delimiter::Brace,
             MacroDelimiter::Bracket(_) => Delimiter::Bracket,
         };
-        mac.tokens = tokens::rewrite(input, delimiter, self.registrar);
+        let before = self.registrar.found;
+        let tokens = tokens::rewrite(mac.tokens.clone(), delimiter, self.registrar);
+        if self.registrar.found > before {
+            mac.tokens = tokens;
+        }
     }
 }

@@ -49,12 +49,16 @@ pub fn rewrite(
                 }
             }
             TokenTree::Group(group) => {
+                let before = registrar.found;
                 let stream = rewrite(group.stream(), group.delimiter(), registrar);
-                let mut new = Group::new(group.delimiter(), stream);
-                new.set_span(group.span());
-                out.push(TokenTree::Group(new));
-                i += 1;
-                continue;
+                // A group without `defer!` is kept as it came, delimiter spans included.
+                if registrar.found > before {
+                    let mut new = Group::new(group.delimiter(), stream);
+                    new.set_span(group.span());
+                    out.push(TokenTree::Group(new));
+                    i += 1;
+                    continue;
+                }
             }
             _ => {}
         }
