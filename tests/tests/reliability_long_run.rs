@@ -65,7 +65,7 @@ async fn run(server: &mut Server, client: &Arc<TestClient>, count: u64) {
 #[test]
 fn long_run() {
     let requests = soak::scale(6_000, 200_000) as u64;
-    let warm_up = soak::scale(2_000, 20_000) as u64;
+    let warm_up = soak::scale(4_000, 20_000) as u64;
     soak::runtime().block_on(async {
         let ran = Arc::new(AtomicU64::new(0));
         let app = Router::new()
