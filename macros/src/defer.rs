@@ -64,6 +64,13 @@ fn parse_timeout(input: ParseStream) -> syn::Result<Option<Expr>> {
     let Ok(timeout) = fork.parse::<Expr>() else {
         return Ok(None);
     };
+    if fork.peek(syn::token::Brace) {
+        // No statement continues `timeout = EXPR` with a block: the `=>` was forgotten.
+        return Err(fork.error(
+            "expected `=>` between the timeout and the block: \
+             `defer!(timeout = DURATION => { .. })`",
+        ));
+    }
     if !fork.peek(Token![=>]) {
         return Ok(None);
     }
