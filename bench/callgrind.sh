@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Server-thread instructions per request for each variant, under callgrind (deterministic, so
 # unaffected by whatever else runs on the machine). Usage: bench/callgrind.sh (from the repo root,
-# after `cargo build -p after-response-bench --release`).
+# after `cargo build -p after-response-bench --release`; BENCH_BIN=path overrides the binary).
 #
 # Each run serves the baseline and, with `--variant V`, variant V; it drives 2 200 sequential
 # requests at each (`--quick --only allocs`). The server worker thread's total, minus the total of
 # a baseline-only run, divided by 2 200, is V's cost per request (start-up cancels out).
 set -euo pipefail
-bin=target/release/after-response-bench
+bin=${BENCH_BIN:-target/release/after-response-bench}
 out=$(mktemp -d)
 requests=2200
 server_total() { # the thread whose profile contains hyper's server dispatcher
