@@ -1,7 +1,4 @@
 //! Handlers for the isolation and start-delay measurements.
-// `#[after_response]` (macros 0.1.0) leaves its fake-return binding unused: rustc warns on
-// every handler. Reported to the macro's owners; remove once fixed.
-#![allow(unused_variables)]
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,8 +1,5 @@
 //! The server variants: one trivial handler (a 13-byte static body), and each way of running
 //! the same trivial work (an atomic increment) after it.
-// `#[after_response]` (macros 0.1.0) leaves its fake-return binding unused: rustc warns on
-// every handler. Reported to the macro's owners; remove once fixed.
-#![allow(unused_variables)]
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
