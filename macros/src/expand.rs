@@ -3,13 +3,13 @@
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens as _};
-use syn::spanned::Spanned as _;
 use syn::token::RArrow;
 use syn::visit_mut::VisitMut;
-use syn::{Path, ReturnType, Type};
+use syn::{Path, ReturnType};
 
 use crate::parse::{Body, Function, Parsed};
 use crate::register::{Mode, Registrar};
+use crate::return_type::{self, return_span_of};
 use crate::rewrite::Rewriter;
 use crate::{args, parse, tokens};
 
@@ -111,35 +111,7 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     let registers_blocks = registrar.found > 0;
 
     let return_span = return_span_of(&sig);
-    let return_type = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => erase_impl_trait(ty),
-    };
-    // Fixes the body's type from the declared return type before the body is checked, so `?`,
-    // `return` and `.into()` infer exactly as in the original function (tracing-attributes'
-    // trick). An `impl Trait` return becomes `_`. The body sits in a block of its own, so its
-    // items (`use`, `type Result = ..`) cannot change what the return type names.
-    let fake = Ident::new(
-        "after_response_fake_return",
-        Span::mixed_site().located_at(return_span),
-    );
-    let fake_return = quote_spanned! {return_span=>
-        #[allow(
-            unknown_lints,
-            unreachable_code,
-            unused_variables,
-            clippy::diverging_sub_expression,
-            clippy::empty_loop,
-            clippy::let_unit_value,
-            clippy::let_with_type_underscore,
-            clippy::needless_return,
-            clippy::unreachable
-        )]
-        if false {
-            let #fake: #return_type = loop {};
-            return #fake;
-        }
-    };
+    let fake_return = return_type::fake_return(&sig.output, return_span);
     let body = quote_spanned!(body_span=> async move { #fake_return { #stmts } });
     let await_token = quote_spanned!(body_span=> await);
     let name = sig.ident.to_string();
@@ -184,35 +156,9 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     out
 }
 
-/// The declared return type, or the `)` closing the arguments when there is none.
-fn return_span_of(sig: &syn::Signature) -> Span {
-    match &sig.output {
-        ReturnType::Default => sig.paren_token.span.close(),
-        ReturnType::Type(_, ty) => ty.span(),
-    }
-}
-
 /// `ident`'s hygiene at `span`'s location.
 fn located(ident: &Ident, span: Span) -> Ident {
     let mut ident = ident.clone();
     ident.set_span(ident.span().located_at(span));
     ident
-}
-
-fn erase_impl_trait(ty: &Type) -> TokenStream {
-    struct ImplTraitEraser;
-    impl VisitMut for ImplTraitEraser {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::ImplTrait(impl_trait) = ty {
-                *ty = Type::Infer(syn::TypeInfer {
-                    underscore_token: syn::Token![_](impl_trait.span()),
-                });
-            } else {
-                syn::visit_mut::visit_type_mut(self, ty);
-            }
-        }
-    }
-    let mut ty = ty.clone();
-    ImplTraitEraser.visit_type_mut(&mut ty);
-    quote!(#ty)
 }

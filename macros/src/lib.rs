@@ -4,13 +4,15 @@
 //! Stages, one file each: `args` (the attribute's arguments), `parse` (the item, read
 //! leniently), `defer` (the syntax inside one `defer!`), `register` (what one `defer!`
 //! becomes), `rewrite` (finding `defer!` in the parsed body), `tokens` (finding them in
-//! other macros' tokens), `expand` (the output).
+//! other macros' tokens), `return_type` (the declared return type, kept for inference),
+//! `expand` (the output).
 
 mod args;
 mod defer;
 mod expand;
 mod parse;
 mod register;
+mod return_type;
 mod rewrite;
 mod tokens;
 

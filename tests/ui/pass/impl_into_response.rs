@@ -1,5 +1,8 @@
 //! `-> impl IntoResponse`, also nested in `Result<impl IntoResponse, _>` with `?` and early
-//! `return`: the body's type is inferred as in the original function.
+//! `return`: the body's type is inferred as in the original function, and the import of
+//! `IntoResponse`, used only in return types, stays used.
+#![deny(warnings)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use after_response::{after_response, defer};

@@ -1,6 +1,6 @@
 //! A body that declares its own `use` items and shadows common names (`Result`, `Response`,
 //! `Box`, `Ok`, `Some`, `drop`): the expansion names everything by absolute path.
-#![allow(dead_code)]
+#![allow(dead_code, non_snake_case)]
 
 use after_response::{after_response, defer};
 use axum::{routing::get, Router};
