@@ -83,7 +83,8 @@ use proc_macro::TokenStream;
 ///         let registry = &registry;
 ///         async move {
 ///             // Fixes the body's type from the declared return type, so `?` and `return`
-///             // infer exactly as before (`impl Trait` becomes `_`).
+///             // infer exactly as before (`impl Trait` becomes `_`, and `use Trait as _;`
+///             // keeps an import used only there used).
 ///             if false {
 ///                 let fake_return: Result<Json<User>, AppError> = loop {};
 ///                 return fake_return;
