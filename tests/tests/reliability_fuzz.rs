@@ -429,12 +429,7 @@ fn fuzzed_bodies_forward_exactly_and_fire_once() {
         .unwrap();
     let before = after_response::stats();
     let tally = Mutex::new([0u64; 2]);
-    let config = ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    proptest::test_runner::TestRunner::new(config)
+    soak::proptest_runner(cases)
         .run(&case(), |case| {
             let kind = check(&case, &runtime)?;
             tally.lock().unwrap()[usize::from(kind != OutcomeKind::Completed)] += 1;

@@ -407,7 +407,7 @@ fn disconnect_storm() {
             let addr = server.addr;
             let before = after_response::stats();
             // Every request's shape and hang-up point, drawn up front from the seed.
-            let plan = Arc::new(draw_plans(0x5EED_0001 ^ proto as u64, requests));
+            let plan = Arc::new(draw_plans(soak::seed() ^ proto as u64, requests));
             let h2 = Arc::new(match proto {
                 Proto::Http1 => Transport::Http1,
                 Proto::Http2 => Transport::Http2(h2_connection(addr).await),

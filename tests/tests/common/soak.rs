@@ -313,3 +313,27 @@ pub async fn receive_count<T>(rx: &mut mpsc::UnboundedReceiver<T>, count: u64) {
             .expect("sender alive");
     }
 }
+
+/// The seed of the suite's random choices: `AFTER_RESPONSE_SEED` (a number), or a fixed default,
+/// so that a run can be repeated exactly and other seeds can be explored on purpose.
+#[must_use]
+pub fn seed() -> u64 {
+    std::env::var("AFTER_RESPONSE_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(0x5EED)
+}
+
+/// A proptest runner with `cases` cases, seeded from [`seed`] (no failure files).
+#[must_use]
+pub fn proptest_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed().to_le_bytes());
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
