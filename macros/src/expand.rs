@@ -27,8 +27,17 @@ pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
                 Ok(mut block) => {
                     let mut registrar = Registrar::new(Mode::Disabled, &krate);
                     for inner in &mut block.items {
+                        // A function with an `#[after_response]` of its own is rewritten by it.
                         if let syn::ImplItem::Fn(function) = inner {
-                            Rewriter::new(&mut registrar).visit_block_mut(&mut function.block);
+                            let own = function.attrs.iter().any(|attr| {
+                                attr.path()
+                                    .segments
+                                    .last()
+                                    .is_some_and(|last| last.ident == "after_response")
+                            });
+                            if !own {
+                                Rewriter::new(&mut registrar).visit_block_mut(&mut function.block);
+                            }
                         }
                     }
                     block.to_tokens(&mut out);

@@ -8,8 +8,14 @@ impl Handlers {
         defer! {}
         "ok"
     }
+
+    #[after_response]
+    async fn already_marked() -> &'static str {
+        defer! {}
+        "ok"
+    }
 }
 
 fn main() {
-    let _ = Handlers::handler;
+    let _ = (Handlers::handler, Handlers::already_marked);
 }
