@@ -1,34 +1,40 @@
 #!/usr/bin/env bash
-# Server-thread instructions per request for each variant, under callgrind (deterministic, so
-# unaffected by whatever else runs on the machine). Usage: bench/callgrind.sh (from the repo root,
-# after `cargo build -p after-response-bench --release`; BENCH_BIN=path overrides the binary).
+# Server-thread instructions per request for each variant, under callgrind: unaffected by
+# whatever else runs on the machine, though not exact (how often the worker parks depends on
+# timing, which moves a variant by up to ~1 000 instructions/request between runs; hence the
+# repeats). Usage, from the repo root: `cargo build -p after-response-bench --release &&
+# bench/callgrind.sh` (~2 min). BENCH_BIN=path overrides the binary, REPEAT=n the repeats (3).
 #
-# Each run serves the baseline and, with `--variant V`, variant V; it drives 2 200 sequential
-# requests at each (`--quick --only allocs`). The server worker thread's total, minus the total of
-# a baseline-only run, divided by 2 200, is V's cost per request (start-up cancels out).
+# Each run serves the baseline and, with `--variant V`, variant V, and drives 2 200 sequential
+# keep-alive requests at each (`--quick --only allocs`). The server worker thread's instruction
+# total minus the median total of baseline-only runs, divided by 2 200, is V's cost per request
+# (start-up cancels out). The baseline row is its run total / 2 200 (start-up included).
 set -euo pipefail
 bin=${BENCH_BIN:-target/release/after-response-bench}
-out=$(mktemp -d)
+repeat=${REPEAT:-3}
 requests=2200
-server_total() { # the thread whose profile contains hyper's server dispatcher
-  for f in "$1".out-*; do
-    if grep -q 'h1::role::Server' "$f"; then
-      grep '^totals:' "$f" | awk '{print $2}'
-    fi
-  done
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+server_total() { # the thread whose profile contains hyper's server role
+  grep -l 'h1::role::Server' "$1".out-* | xargs grep -h '^totals:' | awk '{print $2}'
 }
 run() {
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/$1.out" \
     "$bin" --quick --only allocs --variant "$1" >/dev/null 2>&1
   server_total "$out/$1"
+  rm -f "$out/$1".out*
 }
-base=$(run 1)
-echo "| variant | server-thread instructions/request | extra vs 1 |"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "–" hi}'; }
+
+base=$(for _ in $(seq "$repeat"); do run 1; done | median)
+base_per=$((base / requests))
+echo "| variant | server-thread instructions/request, median (range of $repeat runs) | extra vs 1 |"
 echo "| --- | ---: | ---: |"
-echo "| 1 | $((base / requests)) | +0 |"
+echo "| 1 | $base_per | +0 |"
 for v in 2 3 4 5 6 1c 6c; do
-  total=$(run "$v")
-  per=$(((total - base) / requests))
-  echo "| $v | $per | $(printf '%+d' $((per - base / requests))) |"
+  per=$(for _ in $(seq "$repeat"); do echo $((($(run "$v") - base) / requests)); done)
+  med=$(echo "$per" | median)
+  echo "| $v | $med ($(echo "$per" | range)) | $(printf '%+d' $((med - base_per))) |"
 done
-rm -rf "$out"

@@ -3,6 +3,9 @@
 //! `cargo run -p after-response-bench --release -- [--quick]` starts every server variant on
 //! loopback in this process (a server runtime with its own worker thread), drives it from a
 //! client runtime on the main thread (hyper 1 connections), and prints markdown tables.
+//! `--only SECTION` runs one section, `--trace-allocs` shows where each server-side allocation
+//! of one request comes from, `--variant V` keeps only the baseline and V (for profiling, see
+//! `bench/callgrind.sh`). Method and measured figures: `bench/RESULTS.md`.
 #![allow(
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
