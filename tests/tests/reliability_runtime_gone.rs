@@ -55,16 +55,14 @@ fn body_dropped_on_a_plain_thread_after_the_runtime_shut_down() {
     let completions: Vec<_> = responses.iter().map(Completion::of).collect();
     drop(runtime);
     // Dropped on plain threads, four at once.
-    let mut chunks: Vec<Vec<_>> = Vec::new();
-    let mut responses = responses;
-    while !responses.is_empty() {
-        let rest = responses.split_off(responses.len().saturating_sub(bodies / 4 + 1));
-        chunks.push(rest);
-    }
-    let threads: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| std::thread::spawn(move || drop(chunk)))
+    let mut responses = responses.into_iter();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let share: Vec<_> = responses.by_ref().take(bodies.div_ceil(4)).collect();
+            std::thread::spawn(move || drop(share))
+        })
         .collect();
+    assert!(responses.next().is_none());
     for thread in threads {
         thread
             .join()
