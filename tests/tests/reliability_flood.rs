@@ -160,10 +160,6 @@ fn flood_against_the_bound() {
                 BOUND,
                 "{proto:?}: shed blocks were dropped with what they captured"
             );
-            assert!(
-                peak_live <= BOUND + CLIENTS,
-                "{proto:?}: {peak_live} live blocks"
-            );
             let shed_logged = soak::counted_logs::count(SHED_LOG) - shed_logged_before;
             assert_eq!(shed_logged, shed, "{proto:?}: each shed response logged");
 
