@@ -81,3 +81,73 @@ impl Entry {
         }
     }
 }
+
+/// A response's entries in registration order; the first is stored inline, since most
+/// handlers register one block and a `Vec` would cost an allocation per request.
+#[derive(Default)]
+pub(crate) enum Entries {
+    #[default]
+    Empty,
+    One(Entry),
+    Many(Vec<Entry>),
+}
+
+impl Entries {
+    /// Appends `entry`; returns its index.
+    pub(crate) fn push(&mut self, entry: Entry) -> usize {
+        match std::mem::take(self) {
+            Self::Empty => *self = Self::One(entry),
+            Self::One(first) => *self = Self::Many(vec![first, entry]),
+            Self::Many(mut entries) => {
+                entries.push(entry);
+                *self = Self::Many(entries);
+            }
+        }
+        self.len() - 1
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        matches!(self, Self::Empty)
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Entry> {
+        self.as_slice().iter()
+    }
+
+    pub(crate) fn get_mut(&mut self, index: usize) -> &mut Entry {
+        match self {
+            Self::Empty => panic!("no entry {index}"),
+            Self::One(entry) => {
+                assert_eq!(index, 0, "no entry {index}");
+                entry
+            }
+            Self::Many(entries) => &mut entries[index],
+        }
+    }
+
+    fn as_slice(&self) -> &[Entry] {
+        match self {
+            Self::Empty => &[],
+            Self::One(entry) => std::slice::from_ref(entry),
+            Self::Many(entries) => entries,
+        }
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = Entry;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Entry>, std::vec::IntoIter<Entry>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (first, rest) = match self {
+            Self::Empty => (None, Vec::new()),
+            Self::One(entry) => (Some(entry), Vec::new()),
+            Self::Many(entries) => (None, entries),
+        };
+        first.into_iter().chain(rest)
+    }
+}

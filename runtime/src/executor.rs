@@ -26,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::block::{BlockFuture, Entry};
+use crate::block::{BlockFuture, Entries};
 use crate::completion::CompletionSignal;
 use crate::config::{AlreadyInstalled, Config};
 use crate::stats::{Counters, Ending};
@@ -34,11 +34,13 @@ use crate::{Outcome, OutcomeKind};
 
 /// Everything one response registered, on its way to the executor.
 pub(crate) struct Batch {
-    pub(crate) entries: Vec<Entry>,
+    pub(crate) entries: Entries,
     pub(crate) handler: &'static str,
     pub(crate) started: Instant,
     pub(crate) span: Option<tracing::Span>,
-    pub(crate) signal: CompletionSignal,
+    /// Marks the response's [`crate::Completion`] done when dropped; `None` when nobody can
+    /// await it (handles off, or no response was produced).
+    pub(crate) signal: Option<CompletionSignal>,
 }
 
 pub(crate) struct Executor {
@@ -133,6 +135,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let cancelled = batch.entries.iter().filter(|e| e.is_cancelled()).count() as u64;
     COUNTERS.record_skipped(batch.entries.len() as u64 - runnable - cancelled);
     if runnable == 0 {
+        discard(batch);
         return;
     }
     // Logs about this response's blocks carry the handler's span (its request id).
@@ -146,6 +149,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
             outcome = %kind,
             "after-response: no tokio runtime when the response ended; its deferred blocks are lost"
         );
+        discard(batch);
         return;
     };
     let executor = executor();
@@ -163,6 +167,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
                 max_queued = executor.config.max_queued,
                 "after-response: deferred work is full; this response's blocks are shed"
             );
+            discard(batch);
             return;
         }
     };
@@ -171,6 +176,16 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     executor
         .tracker
         .spawn_on(run_batch(batch, outcome, slot, tally), &runtime);
+}
+
+/// Drops blocks that will not run. Their captures' `Drop` is user code, and this runs where the
+/// response body or the handler future is dropped (on the connection): a panic there must not
+/// unwind into hyper, which would lose the response (HTTP/1.1) or the connection.
+fn discard(batch: Batch) {
+    let handler = batch.handler;
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(batch))) {
+        log_panic(handler, payload.as_ref());
+    }
 }
 
 async fn run_batch(

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::block::{Block, Entry};
+use crate::block::{Block, Entries, Entry};
 use crate::body::DeferredBody;
 use crate::completion::Completion;
 use crate::executor::{self, Batch};
@@ -30,7 +30,7 @@ pub struct Registry {
 
 #[derive(Default)]
 struct State {
-    entries: Vec<Entry>,
+    entries: Entries,
     /// The span current at the first registration: the handler's.
     span: Option<tracing::Span>,
 }
@@ -43,7 +43,7 @@ impl Registry {
             handler,
             started: Instant::now(),
             state: Mutex::new(State {
-                entries: Vec::new(),
+                entries: Entries::Empty,
                 span: None,
             }),
         }
@@ -81,8 +81,11 @@ impl Registry {
         B: http_body::Body,
     {
         let (mut parts, body) = response.into_parts();
-        let (completion, signal) = Completion::pending();
-        parts.extensions.insert(completion);
+        let signal = executor::executor().config.completion_handles.then(|| {
+            let (completion, signal) = Completion::pending();
+            parts.extensions.insert(completion);
+            signal
+        });
         let State { entries, span } = std::mem::take(&mut *self.lock());
         let batch = Batch {
             entries,
@@ -100,10 +103,10 @@ impl Registry {
         if state.span.is_none() {
             state.span = Some(tracing::Span::current());
         }
-        state.entries.push(entry);
+        let index = state.entries.push(entry);
         DeferHandle {
             registry: self,
-            index: state.entries.len() - 1,
+            index,
         }
     }
 
@@ -125,13 +128,12 @@ impl Drop for Registry {
         } else {
             OutcomeKind::Cancelled
         };
-        let (_, signal) = Completion::pending();
         let batch = Batch {
             entries,
             handler: self.handler,
             started: self.started,
             span,
-            signal,
+            signal: None,
         };
         executor::fire(batch, kind, None, 0);
     }
@@ -159,7 +161,7 @@ impl DeferHandle<'_> {
     /// Stops this block from running (its captured values are dropped now). Idempotent.
     pub fn cancel(&self) {
         let previous = std::mem::replace(
-            &mut self.registry.lock().entries[self.index].block,
+            &mut self.registry.lock().entries.get_mut(self.index).block,
             Block::Cancelled,
         );
         if !matches!(previous, Block::Cancelled) {
@@ -171,6 +173,6 @@ impl DeferHandle<'_> {
 
     /// Gives this block a timeout of its own, overriding [`crate::Config::block_timeout`].
     pub fn set_timeout(&self, timeout: Duration) {
-        self.registry.lock().entries[self.index].timeout = Some(timeout);
+        self.registry.lock().entries.get_mut(self.index).timeout = Some(timeout);
     }
 }
