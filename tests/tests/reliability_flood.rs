@@ -235,7 +235,6 @@ async fn captures_a_bomb() -> &'static str {
 /// runs inside `poll_frame` or `Drop`"; "a panic inline in `Drop` on HTTP/1.1 kills the
 /// connection task: the response is lost").
 #[test]
-#[ignore = "runtime bug: shed blocks are dropped inline in DeferredBody's Drop (see RELIABILITY.md)"]
 fn a_shed_blocks_captures_are_not_dropped_on_the_connection() {
     let _serial = soak::serial();
     install_bound();

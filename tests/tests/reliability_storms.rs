@@ -663,8 +663,6 @@ async fn held_with_a_bomb() -> &'static str {
 /// so the captured value's `Drop` (user code) runs on the connection task (SPEC: "user code
 /// never runs inside `poll_frame` or `Drop`").
 #[test]
-#[ignore = "runtime bug: blocks that do not run are dropped inline where the response or \
-            handler is dropped (see RELIABILITY.md)"]
 fn a_cancelled_handlers_skipped_blocks_are_not_dropped_on_the_connection() {
     let _serial = soak::serial();
     quiet_deliberate_panics();
