@@ -30,6 +30,7 @@ pub struct Config {
     pub(crate) max_in_flight: usize,
     pub(crate) max_queued: usize,
     pub(crate) block_timeout: Option<Duration>,
+    pub(crate) completion_handles: bool,
 }
 
 impl Default for Config {
@@ -38,11 +39,23 @@ impl Default for Config {
             max_in_flight: 1024,
             max_queued: 16 * 1024,
             block_timeout: None,
+            completion_handles: true,
         }
     }
 }
 
 impl Config {
+    /// Whether responses carry a [`crate::Completion`] in their extensions (default `true`).
+    ///
+    /// The handle is what tests and middleware await. It costs 4 allocations per response that
+    /// registered a block (a token and the extension map); a hot path that never awaits it can
+    /// turn it off, and then [`crate::Completion::of`] answers "already complete".
+    #[must_use]
+    pub fn completion_handles(mut self, enabled: bool) -> Self {
+        self.completion_handles = enabled;
+        self
+    }
+
     /// How many responses may run their deferred blocks at once (default 1024; at least 1). A
     /// response's blocks run one after another, so this also bounds the blocks running at once.
     #[must_use]
