@@ -30,25 +30,33 @@ struct Progress {
     body_bytes: u64,
     /// The exact length the body announced before the first poll, if any.
     exact_len: Option<u64>,
-    polled: bool,
-    /// The inner body returned `None`: do not poll it again.
-    finished: bool,
-    /// Every byte was handed over (end seen, or `is_end_stream`, or the announced length reached).
-    complete: bool,
-    errored: bool,
+    state: State,
+}
+
+/// Where the body is; decides the outcome when it is dropped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Never polled: discarded on purpose (HEAD, bodiless status) or empty from the start.
+    Unpolled,
+    /// Polled, not all bytes handed over yet.
+    Sending,
+    /// Every byte was handed over (end of stream, announced length reached, or trailers); the
+    /// connection may still poll for `None`.
+    Complete,
+    /// The inner body returned `None`: it is never polled again.
+    Finished,
+    /// The inner body returned an error: aborted, whatever follows.
+    Errored,
 }
 
 impl<B: Body> DeferredBody<B> {
     pub(crate) fn new(inner: B, batch: Batch, status: StatusCode) -> Self {
         let progress = Progress {
             exact_len: inner.size_hint().exact(),
-            complete: inner.is_end_stream(),
             batch: Some(batch),
             status,
             body_bytes: 0,
-            polled: false,
-            finished: false,
-            errored: false,
+            state: State::Unpolled,
         };
         Self { inner, progress }
     }
@@ -64,10 +72,11 @@ impl<B: Body> Body for DeferredBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let (mut inner, progress) = (this.inner, this.progress);
-        if progress.finished {
-            return Poll::Ready(None);
+        match progress.state {
+            State::Finished => return Poll::Ready(None),
+            State::Unpolled => progress.state = State::Sending,
+            State::Sending | State::Complete | State::Errored => {}
         }
-        progress.polled = true;
         let frame = ready!(inner.as_mut().poll_frame(cx));
         match &frame {
             Some(Ok(frame)) => {
@@ -77,24 +86,22 @@ impl<B: Body> Body for DeferredBody<B> {
                 // hyper stops polling a body once it says it ended, its length is reached or it
                 // sent trailers (the last frame of a message, both protocols), so "complete" is
                 // decided here, not only on `None`.
-                if frame.is_trailers()
+                let ended = frame.is_trailers()
                     || inner.is_end_stream()
-                    || progress.exact_len == Some(progress.body_bytes)
-                {
-                    progress.complete = true;
+                    || progress.exact_len == Some(progress.body_bytes);
+                if ended && progress.state == State::Sending {
+                    progress.state = State::Complete;
                 }
             }
-            Some(Err(_)) => progress.errored = true,
-            None => {
-                progress.finished = true;
-                progress.complete = true;
-            }
+            Some(Err(_)) => progress.state = State::Errored,
+            None if progress.state == State::Errored => {}
+            None => progress.state = State::Finished,
         }
         Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.progress.finished || self.inner.is_end_stream()
+        self.progress.state == State::Finished || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -110,11 +117,10 @@ impl Progress {
         // A body dropped before its first poll was discarded on purpose: axum empties HEAD
         // responses, HTTP/1.1 skips 204/304 bodies. See the README's limits for the rare
         // client reset that also lands here.
-        let discarded_unpolled = !self.polled;
-        if (self.complete && !self.errored) || bodyless_status || discarded_unpolled {
-            OutcomeKind::Completed
-        } else {
-            OutcomeKind::Aborted
+        match self.state {
+            _ if bodyless_status => OutcomeKind::Completed,
+            State::Unpolled | State::Complete | State::Finished => OutcomeKind::Completed,
+            State::Sending | State::Errored => OutcomeKind::Aborted,
         }
     }
 }
@@ -136,7 +142,10 @@ impl<B> std::fmt::Debug for DeferredBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeferredBody")
             .field("body_bytes", &self.progress.body_bytes)
-            .field("complete", &self.progress.complete)
+            .field(
+                "complete",
+                &matches!(self.progress.state, State::Complete | State::Finished),
+            )
             .finish_non_exhaustive()
     }
 }
