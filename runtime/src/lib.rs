@@ -157,6 +157,7 @@
 //!   `default-features = false` the crate depends on `http`, `http-body` and `tokio` (plus
 //!   small helpers), and offers the plain [`Registry`] API for hyper, tonic or tower services.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

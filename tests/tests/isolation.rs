@@ -1,4 +1,4 @@
-//! Isolation: a held, panicking or failing block delays nothing and stops nothing; cancel().
+//! Isolation: a held, panicking or failing block delays nothing and stops nothing; `cancel()`.
 
 mod common;
 
