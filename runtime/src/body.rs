@@ -31,6 +31,8 @@ struct Progress {
     /// The exact length the body announced before the first poll, if any.
     exact_len: Option<u64>,
     state: State,
+    /// The inner body returned an error: aborted, whatever follows.
+    errored: bool,
 }
 
 /// Where the body is; decides the outcome when it is dropped.
@@ -45,8 +47,6 @@ enum State {
     Complete,
     /// The inner body returned `None`: it is never polled again.
     Finished,
-    /// The inner body returned an error: aborted, whatever follows.
-    Errored,
 }
 
 impl<B: Body> DeferredBody<B> {
@@ -57,6 +57,7 @@ impl<B: Body> DeferredBody<B> {
             status,
             body_bytes: 0,
             state: State::Unpolled,
+            errored: false,
         };
         Self { inner, progress }
     }
@@ -75,7 +76,7 @@ impl<B: Body> Body for DeferredBody<B> {
         match progress.state {
             State::Finished => return Poll::Ready(None),
             State::Unpolled => progress.state = State::Sending,
-            State::Sending | State::Complete | State::Errored => {}
+            State::Sending | State::Complete => {}
         }
         let frame = ready!(inner.as_mut().poll_frame(cx));
         match &frame {
@@ -93,8 +94,7 @@ impl<B: Body> Body for DeferredBody<B> {
                     progress.state = State::Complete;
                 }
             }
-            Some(Err(_)) => progress.state = State::Errored,
-            None if progress.state == State::Errored => {}
+            Some(Err(_)) => progress.errored = true,
             None => progress.state = State::Finished,
         }
         Poll::Ready(frame)
@@ -119,8 +119,9 @@ impl Progress {
         // client reset that also lands here.
         match self.state {
             _ if bodyless_status => OutcomeKind::Completed,
+            _ if self.errored => OutcomeKind::Aborted,
             State::Unpolled | State::Complete | State::Finished => OutcomeKind::Completed,
-            State::Sending | State::Errored => OutcomeKind::Aborted,
+            State::Sending => OutcomeKind::Aborted,
         }
     }
 }
