@@ -244,6 +244,19 @@ async fn expect_completed(observer: &mut Observer, what: &str) -> after_response
     outcome
 }
 
+/// A handler that answers within the timeout is untouched by the timeout layer.
+async fn hello_within_timeout_completes(
+    client: &common::TestClient,
+    server: &mut Server,
+    observer: &mut Observer,
+    proto: common::Proto,
+) {
+    let (_, body) = common::get(client, server, "/hello").await;
+    assert_eq!(body, "hello");
+    server.settle().await;
+    expect_completed(observer, &format!("{proto:?} within timeout")).await;
+}
+
 const GZIP: [(header::HeaderName, &str); 1] = [(header::ACCEPT_ENCODING, "gzip")];
 
 fn compressed(probe: Probe) -> Router {
@@ -481,10 +494,7 @@ async fn tower_http_timeout_cancels_a_slow_handler() {
 
         // A handler within the timeout is untouched.
         let _ = server.next_completion().await; // the 408's: carries no deferred work
-        let (_, body) = common::get(&client, &server, "/hello").await;
-        assert_eq!(body, "hello");
-        server.settle().await;
-        expect_completed(&mut observer, &format!("{proto:?} within timeout")).await;
+        hello_within_timeout_completes(&client, &mut server, &mut observer, proto).await;
     }
 }
 
@@ -560,10 +570,7 @@ async fn handle_error_layer_with_tower_timeout_cancels() {
         assert_eq!(events, ["cancelled", "error handler's block"], "{proto:?}");
         assert!(observer.is_quiet());
 
-        let (_, body) = common::get(&client, &server, "/hello").await;
-        assert_eq!(body, "hello");
-        server.settle().await;
-        expect_completed(&mut observer, &format!("{proto:?} within timeout")).await;
+        hello_within_timeout_completes(&client, &mut server, &mut observer, proto).await;
     }
 }
 
