@@ -178,12 +178,18 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         .spawn_on(run_batch(batch, outcome, slot, tally), &runtime);
 }
 
-/// Drops blocks that will not run. Their captures' `Drop` is user code, and this runs where the
-/// response body or the handler future is dropped (on the connection): a panic there must not
-/// unwind into hyper, which would lose the response (HTTP/1.1) or the connection.
+/// Drops blocks that will not run. This runs where the response body or the handler future is
+/// dropped (on the connection): a panic there must not unwind into hyper, which would lose the
+/// response (HTTP/1.1) or the connection.
 fn discard(batch: Batch) {
     let handler = batch.handler;
-    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(batch))) {
+    drop_isolated(batch, handler);
+}
+
+/// Drops `value`, whose captured values' `Drop` is user code, without letting a panic in it
+/// unwind: the panic is logged with the handler's name instead.
+fn drop_isolated<T>(value: T, handler: &str) {
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
         log_panic(handler, payload.as_ref());
     }
 }
@@ -215,11 +221,8 @@ async fn run_batch(
     let span = block_span(span.as_ref(), handler, outcome.kind);
     for entry in entries {
         if !entry.runs_on(outcome.kind) {
-            // Counted as skipped or cancelled when fired; its captures may run user `Drop`s.
-            let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| drop(entry)));
-            if let Err(payload) = dropped {
-                span.in_scope(|| log_panic(handler, payload.as_ref()));
-            }
+            // Counted as skipped or cancelled when fired.
+            span.in_scope(|| drop_isolated(entry, handler));
             continue;
         }
         if tally.left_behind() {
@@ -274,16 +277,13 @@ async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &
         None => guarded.await,
         Some(limit) => {
             let Ok(result) = tokio::time::timeout(limit, guarded).await else {
-                // Cancel it: dropping the block runs its locals' `Drop`s, which may panic too.
-                let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(block)));
                 tracing::error!(
                     handler,
                     timeout = ?limit,
                     "after-response: deferred block timed out and was cancelled"
                 );
-                if let Err(payload) = dropped {
-                    log_panic(handler, payload.as_ref());
-                }
+                // Cancel it: dropping the block runs its locals' `Drop`s.
+                drop_isolated(block, handler);
                 return Ending::TimedOut;
             };
             result
