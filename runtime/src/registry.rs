@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::block::{Block, Entries, Entry};
 use crate::body::DeferredBody;
-use crate::completion::Completion;
+use crate::completion::{Completion, CompletionSignal};
 use crate::executor::{self, Batch};
 use crate::output::DeferredOutput;
 use crate::{Outcome, OutcomeKind};
@@ -86,15 +86,7 @@ impl Registry {
             parts.extensions.insert(completion);
             signal
         });
-        let State { entries, span } = std::mem::take(&mut *self.lock());
-        let batch = Batch {
-            entries,
-            handler: self.handler,
-            started: self.started,
-            span,
-            signal,
-        };
-        let body = DeferredBody::new(body, batch, parts.status);
+        let body = DeferredBody::new(body, self.take_batch(signal), parts.status);
         http::Response::from_parts(parts, body)
     }
 
@@ -110,6 +102,18 @@ impl Registry {
         }
     }
 
+    /// Moves the registered blocks out, for the executor; the registry is left empty.
+    fn take_batch(&self, signal: Option<CompletionSignal>) -> Batch {
+        let State { entries, span } = std::mem::take(&mut *self.lock());
+        Batch {
+            entries,
+            handler: self.handler,
+            started: self.started,
+            span,
+            signal,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // No user code runs under this lock, so a poisoned lock still holds consistent data.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -118,8 +122,9 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let State { entries, span } = std::mem::take(&mut *self.lock());
-        if entries.is_empty() {
+        // Nobody can await a completion here: no response was produced.
+        let batch = self.take_batch(None);
+        if batch.entries.is_empty() {
             return;
         }
         // Never attached: the handler future was dropped or is unwinding.
@@ -127,13 +132,6 @@ impl Drop for Registry {
             OutcomeKind::Panicked
         } else {
             OutcomeKind::Cancelled
-        };
-        let batch = Batch {
-            entries,
-            handler: self.handler,
-            started: self.started,
-            span,
-            signal: None,
         };
         executor::fire(batch, kind, None, 0);
     }
