@@ -68,25 +68,29 @@ impl<'a> Registrar<'a> {
             registry.set_span(registry.span().located_at(span));
             registry
         };
-        let call = match (self.mode, input.form) {
-            (Mode::Live(registry), DeferForm::Completed(stmts)) => {
+        // Live: register on the request's registry. Disabled (the attribute was rejected):
+        // type-check the block the same way, register nothing.
+        let (on_completed, always) = match self.mode {
+            Mode::Live(registry) => {
                 let registry = located(registry);
-                quote_spanned!(span=> #registry.defer(async move { #(#stmts)* }))
+                (
+                    quote_spanned!(span=> #registry.defer),
+                    quote_spanned!(span=> #registry.defer_always),
+                )
             }
-            (Mode::Live(registry), DeferForm::Always(closure)) => {
-                let registry = located(registry);
+            Mode::Disabled => (
+                quote_spanned!(span=> #krate::__private::inert),
+                quote_spanned!(span=> #krate::__private::inert_always),
+            ),
+        };
+        let call = match input.form {
+            DeferForm::Completed(stmts) => {
+                quote_spanned!(span=> #on_completed(async move { #(#stmts)* }))
+            }
+            DeferForm::Always(closure) => {
                 let (attrs, param, body) = (&closure.attrs, &closure.inputs, &closure.body);
                 quote_spanned! {span=>
-                    #registry.defer_always(#(#attrs)* move |#param| async move { #body })
-                }
-            }
-            (Mode::Disabled, DeferForm::Completed(stmts)) => {
-                quote_spanned!(span=> #krate::__private::inert(async move { #(#stmts)* }))
-            }
-            (Mode::Disabled, DeferForm::Always(closure)) => {
-                let (attrs, param, body) = (&closure.attrs, &closure.inputs, &closure.body);
-                quote_spanned! {span=>
-                    #krate::__private::inert_always(#(#attrs)* move |#param| async move { #body })
+                    #always(#(#attrs)* move |#param| async move { #body })
                 }
             }
         };
