@@ -15,7 +15,7 @@ mod soak;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use after_response::{after_response, defer, Config, OutcomeKind};
 use axum::body::Body;
@@ -103,24 +103,6 @@ async fn chaos(
             Body::empty()
         }
     }
-}
-
-fn quiet_deliberate_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !message.contains(PANIC_MESSAGE) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// One request over a connection of its own (HTTP/1.1) or the shared one (HTTP/2).
@@ -257,7 +239,7 @@ fn chaos_against_a_tight_bound() {
         .install()
         .expect("the first configuration of this process");
     soak::counted_logs::install(&[SHED_LOG]);
-    quiet_deliberate_panics();
+    soak::quiet_deliberate_panics(PANIC_MESSAGE);
     let requests = soak::scale(600, 20_000) as u64;
     soak::runtime().block_on(async {
         for proto in PROTOCOLS {

@@ -16,7 +16,7 @@ mod soak;
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{mpsc, Once};
+use std::sync::mpsc;
 use std::task::Context;
 use std::time::Duration;
 
@@ -238,28 +238,9 @@ fn ending() -> impl Strategy<Value = Ending> {
     ]
 }
 
-/// Silences the default panic message for the deliberate panics only.
-fn quiet_deliberate_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !message.contains(PANIC_MESSAGE) {
-                default(info);
-            }
-        }));
-    });
-}
-
 #[test]
 fn fuzzed_registries_run_each_block_once_and_count_it_once() {
-    quiet_deliberate_panics();
+    soak::quiet_deliberate_panics(PANIC_MESSAGE);
     let cases = u32::try_from(soak::scale(256, 10_000)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

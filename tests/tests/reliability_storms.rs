@@ -11,7 +11,7 @@ mod soak;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 
 use after_response::{after_response, defer, Outcome, OutcomeKind};
 use axum::body::Body;
@@ -192,26 +192,6 @@ fn router(app: App) -> Router {
         .route("/panic/{id}", get(panicky))
         .route("/wait/{id}", get(waits))
         .with_state(app)
-}
-
-/// Silences the default panic message for the deliberate panics only (10,000 of them would
-/// flood the output); every other panic still prints.
-fn quiet_deliberate_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !message.contains(PANIC_MESSAGE) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// Runs `count` client jobs, `CLIENTS` at a time; each gets the next id. Returns their results
@@ -491,7 +471,7 @@ fn disconnect_storm() {
 fn panic_storm() {
     let _serial = soak::serial();
     logs::capture();
-    quiet_deliberate_panics();
+    soak::quiet_deliberate_panics(PANIC_MESSAGE);
     let requests = soak::scale(1_000, 10_000) as u64;
     soak::runtime().block_on(async {
         for proto in PROTOCOLS {
@@ -665,7 +645,7 @@ async fn held_with_a_bomb() -> &'static str {
 #[test]
 fn a_cancelled_handlers_skipped_blocks_are_not_dropped_on_the_connection() {
     let _serial = soak::serial();
-    quiet_deliberate_panics();
+    soak::quiet_deliberate_panics(PANIC_MESSAGE);
     let mut answers = Vec::new();
     soak::runtime().block_on(async {
         for proto in PROTOCOLS {

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -336,4 +336,25 @@ pub fn proptest_runner(cases: u32) -> proptest::test_runner::TestRunner {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed().to_le_bytes());
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+/// Silences the default panic message for deliberate panics, those whose message contains
+/// `marker` (thousands of them would flood the output); every other panic still prints.
+/// Installed once per test process.
+pub fn quiet_deliberate_panics(marker: &'static str) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !message.contains(marker) {
+                default(info);
+            }
+        }));
+    });
 }
