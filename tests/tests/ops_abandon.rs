@@ -16,7 +16,6 @@ use axum::routing::get;
 use axum::Router;
 use common::probe::{Event, Probe};
 use common::{logs, within, Proto, Server};
-use futures_util::future::join_all;
 
 const REQUESTS: u64 = 200;
 /// Fewer slots than requests, so the report has both kinds of never-started work.
@@ -59,10 +58,12 @@ fn a_drain_deadline_reports_and_counts_every_block_left_behind() {
         let server =
             Server::start(Router::new().route("/stuck", get(stuck)).with_state(probe)).await;
         let (http1, http2) = (common::client(Proto::Http1), common::client(Proto::Http2));
-        let responses = join_all((0..REQUESTS).map(|i| {
-            let client = if i % 2 == 0 { &http1 } else { &http2 };
-            common::get(client, &server, "/stuck")
-        }))
+        let responses = common::get_round_robin(
+            &[&http1, &http2],
+            &server,
+            "/stuck",
+            usize::try_from(REQUESTS).unwrap(),
+        )
         .await;
         assert!(responses.iter().all(|(_, body)| body == "stuck"));
         for _ in 0..SLOTS {

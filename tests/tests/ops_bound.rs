@@ -15,7 +15,6 @@ use axum::routing::get;
 use axum::Router;
 use common::probe::{Event, Probe};
 use common::{Proto, Server};
-use futures_util::future::join_all;
 
 const LIMIT: usize = 8;
 const REQUESTS: usize = 100;
@@ -65,11 +64,7 @@ async fn at_most_max_in_flight_blocks_run_at_once_and_all_finish() {
     let before = after_response::stats();
 
     // Every response is sent while the blocks wait: waiting for a slot holds no connection.
-    let responses = join_all((0..REQUESTS).map(|i| {
-        let client = if i % 2 == 0 { &http1 } else { &http2 };
-        common::get(client, &server, "/bounded")
-    }))
-    .await;
+    let responses = common::get_round_robin(&[&http1, &http2], &server, "/bounded", REQUESTS).await;
     assert!(responses.iter().all(|(_, body)| body == "bounded"));
 
     // The first 8 take every slot and hold it at the closed gate ...

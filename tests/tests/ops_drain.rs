@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use common::probe::{Event, Probe};
 use common::{logs, within, Proto, Server, PATIENCE};
-use futures_util::future::{join_all, poll_immediate};
+use futures_util::future::poll_immediate;
 
 const REQUESTS: usize = 200;
 
@@ -35,11 +35,7 @@ async fn shutdown_waits_for_every_block_released_while_it_waits() {
     let (http1, http2) = (common::client(Proto::Http1), common::client(Proto::Http2));
     let before = after_response::stats();
 
-    let responses = join_all((0..REQUESTS).map(|i| {
-        let client = if i % 2 == 0 { &http1 } else { &http2 };
-        common::get(client, &server, "/held")
-    }))
-    .await;
+    let responses = common::get_round_robin(&[&http1, &http2], &server, "/held", REQUESTS).await;
     assert!(responses
         .iter()
         .all(|(parts, body)| parts.status == 200 && body == "held"));

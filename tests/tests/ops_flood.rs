@@ -16,7 +16,6 @@ use axum::routing::get;
 use axum::Router;
 use common::probe::{Event, Probe};
 use common::{logs, Proto, Server};
-use futures_util::future::join_all;
 use ops::Witness;
 
 const SLOTS: usize = 2;
@@ -66,11 +65,7 @@ async fn a_flood_beyond_the_queue_is_shed_logged_and_counted_and_memory_stays_bo
     let (http1, http2) = (common::client(Proto::Http1), common::client(Proto::Http2));
     let before = after_response::stats();
 
-    let responses = join_all((0..REQUESTS).map(|i| {
-        let client = if i % 2 == 0 { &http1 } else { &http2 };
-        common::get(client, &server, "/flooded")
-    }))
-    .await;
+    let responses = common::get_round_robin(&[&http1, &http2], &server, "/flooded", REQUESTS).await;
     // Shedding deferred work never touches the responses.
     assert!(responses
         .iter()

@@ -138,6 +138,20 @@ pub async fn get(
     send(client, server, http::Method::GET, path).await
 }
 
+/// Sends `count` GETs of `path` all at once, taking the clients in turn (e.g. one HTTP/1.1 and
+/// one HTTP/2), and returns every response with its whole body, in order.
+pub async fn get_round_robin(
+    clients: &[&TestClient],
+    server: &Server,
+    path: &str,
+    count: usize,
+) -> Vec<(http::response::Parts, Bytes)> {
+    futures_util::future::join_all(
+        (0..count).map(|i| get(clients[i % clients.len()], server, path)),
+    )
+    .await
+}
+
 /// Sends a GET and returns the response head with its body still streaming.
 pub async fn get_streaming(
     client: &TestClient,
