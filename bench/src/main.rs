@@ -48,6 +48,7 @@ fn main() -> Result<(), Error> {
     let mut only: Option<String> = None;
     let mut trace_allocs = false;
     let mut variant: Option<String> = None;
+    let mut executor: Option<after_response::Executor> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -56,10 +57,14 @@ fn main() -> Result<(), Error> {
             "--trace-allocs" => trace_allocs = true,
             "--variant" => variant = args.next(),
             // The hot-path opt-out: responses carry no `Completion` (4 fewer allocations each).
-            "--no-completion-handles" => after_response::Config::default()
-                .completion_handles(false)
-                .install()
-                .map_err(|error| error.to_string())?,
+            // Every variant's router (the baseline too) then runs under that executor's layer.
+            "--no-completion-handles" => {
+                executor = Some(
+                    after_response::Config::default()
+                        .completion_handles(false)
+                        .build(),
+                );
+            }
             "-h" | "--help" => {
                 println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
                 return Ok(());
@@ -80,7 +85,11 @@ fn main() -> Result<(), Error> {
             .as_deref()
             .is_none_or(|only| v == Variant::Plain || v.label().split(' ').next() == Some(only));
         if keep {
-            targets.push((v, server.serve(v.router())?));
+            let router = match &executor {
+                Some(executor) => v.router().layer(executor.clone()),
+                None => v.router(),
+            };
+            targets.push((v, server.serve(router)?));
         }
     }
     let probes = server.serve(probes::router())?;

@@ -16,6 +16,7 @@ impl Registry {
     ///
     /// Available with the `axum` feature (on by default).
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    #[must_use = "the blocks fire when the returned response's body is dropped: dropping it now fires them now"]
     pub fn finish<R: IntoResponse>(self, output: R) -> Response {
         let response = output.into_response();
         if self.is_empty() {

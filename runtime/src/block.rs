@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::output::sealed::IntoBlockResult as _;
 use crate::output::DeferredOutput;
 use crate::{Outcome, OutcomeKind};
 
@@ -34,7 +35,28 @@ impl Entry {
         F: Future + Send + 'static,
         F::Output: DeferredOutput,
     {
-        let block = Block::OnCompleted(Box::pin(async move { future.await.into_result() }));
+        let block = Block::OnCompleted(Box::pin(async move { future.await.into_block_result() }));
+        Self {
+            block,
+            timeout: None,
+        }
+    }
+
+    /// `defer_blocking`: on completion, `f` runs on tokio's blocking pool while the block's
+    /// future (in its response's slot, in order) waits for it.
+    pub(crate) fn blocking<F, R>(f: F) -> Self
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: DeferredOutput,
+    {
+        let block = Block::OnCompleted(Box::pin(async move {
+            match tokio::task::spawn_blocking(f).await {
+                Ok(output) => output.into_block_result(),
+                // Re-raised here, so the run loop logs and counts it like any block's panic.
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(error) => Err(format!("the blocking closure did not run to its end: {error}")),
+            }
+        }));
         Self {
             block,
             timeout: None,
@@ -49,7 +71,7 @@ impl Entry {
     {
         let make: AlwaysFn = Box::new(move |outcome| {
             let future = make(outcome);
-            Box::pin(async move { future.await.into_result() })
+            Box::pin(async move { future.await.into_block_result() })
         });
         Self {
             block: Block::Always(make),

@@ -2,8 +2,11 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use crate::latch::{Latch, SetOnDrop};
 
 /// Resolves once every deferred block of one response has finished (run, failed, panicked,
 /// timed out, skipped or been lost).
@@ -13,14 +16,14 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 #[derive(Clone, Debug)]
 pub struct Completion {
     /// `None` when the response carries no deferred work: already complete.
-    token: Option<CancellationToken>,
+    latch: Option<Latch>,
 }
 
 impl Completion {
-    pub(crate) fn pending() -> (Self, CompletionSignal) {
-        let token = CancellationToken::new();
-        let signal = CompletionSignal(token.clone().drop_guard());
-        (Self { token: Some(token) }, signal)
+    /// A handle that completes when the returned guard drops (at the end of the batch's task).
+    pub(crate) fn pending() -> (Self, SetOnDrop) {
+        let (latch, set) = Latch::new();
+        (Self { latch: Some(latch) }, set)
     }
 
     /// The completion handle of `response`; a response without deferred work gives one that is
@@ -31,32 +34,57 @@ impl Completion {
             .extensions()
             .get::<Self>()
             .cloned()
-            .unwrap_or(Self { token: None })
+            .unwrap_or(Self { latch: None })
     }
 
     /// `true` once every deferred block of the response has finished.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        !matches!(&self.token, Some(token) if !token.is_cancelled())
+        self.latch.as_ref().is_none_or(Latch::is_set)
     }
 
-    /// Waits until every deferred block of the response has finished.
-    pub async fn wait(&self) {
-        if let Some(token) = &self.token {
-            token.cancelled().await;
-        }
+    /// Waits until every deferred block of the response has finished (the handle stays usable).
+    pub fn wait(&self) -> CompletionFuture {
+        self.clone().into_future()
     }
 }
 
 impl IntoFuture for Completion {
     type Output = ();
-    type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+    type IntoFuture = CompletionFuture;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.wait().await })
+        CompletionFuture {
+            wait: self.latch.map(Latch::wait_set),
+        }
     }
 }
 
-/// Marks the [`Completion`] done when dropped, so a task dropped at runtime shutdown still
-/// releases its waiters.
-pub(crate) struct CompletionSignal(#[allow(dead_code)] DropGuard);
+pin_project_lite::pin_project! {
+    /// What awaiting a [`Completion`] (or [`Completion::wait`]) gives: resolves once every
+    /// deferred block of the response has finished.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct CompletionFuture {
+        #[pin]
+        wait: Option<WaitForCancellationFutureOwned>,
+    }
+}
+
+impl Future for CompletionFuture {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project().wait.as_pin_mut() {
+            None => Poll::Ready(()),
+            Some(wait) => wait.poll(cx),
+        }
+    }
+}
+
+impl std::fmt::Debug for CompletionFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompletionFuture")
+            .field("has_work", &self.wait.is_some())
+            .finish()
+    }
+}

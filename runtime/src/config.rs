@@ -1,29 +1,31 @@
-//! Process-wide configuration, set once at start-up; the defaults need no call at all.
+//! The settings an [`Executor`](crate::Executor) is built from; the defaults need no call at all.
 
 use std::time::Duration;
 
-/// Limits and defaults for deferred work in this process: one small builder, installed once at
-/// start-up. Without any call the defaults apply (`max_in_flight` 1024, `max_queued` 16384, no
-/// block timeout).
+/// Limits and defaults for one [`Executor`](crate::Executor): a small builder, turned into an
+/// executor by [`build`](Config::build). The process default executor, which serves every
+/// handler no executor layer covers, uses `Config::default()`: `max_in_flight` 1024,
+/// `max_queued` 16384, no block timeout, completion handles on.
 ///
 /// ```
 /// use std::time::Duration;
 ///
-/// after_response::Config::default()
+/// let executor = after_response::Config::default()
 ///     .max_in_flight(256)
 ///     .max_queued(4096)
 ///     .block_timeout(Duration::from_secs(30))
-///     .install()
-///     .expect("installed before the first response");
+///     .build();
+/// # drop(executor);
 /// ```
 ///
 /// # When deferred work is full
-/// At most [`max_in_flight`](Config::max_in_flight) responses run their blocks at once. A
-/// response that finds them all taken waits for a slot (without holding its connection: the
-/// response has been sent), as long as fewer than [`max_queued`](Config::max_queued) responses
-/// are already waiting; waiting responses get slots in the order they ended. Past that, its
-/// blocks are **shed**: dropped without running (what they captured is freed at once), logged
-/// at WARN with the handler's name and counted in [`crate::Stats::shed`]. So memory held by deferred work stays bounded under any flood, even
+/// At most [`max_in_flight`](Config::max_in_flight) responses run their blocks at once on one
+/// executor. A response that finds them all taken waits for a slot (without holding its
+/// connection: the response has been sent), as long as fewer than
+/// [`max_queued`](Config::max_queued) responses are already waiting; waiting responses get
+/// slots in the order they ended. Past that, its blocks are **shed**: dropped without running
+/// (what they captured is freed at once), logged at WARN with the handler's name and counted in
+/// [`crate::Stats::shed`]. So memory held by deferred work stays bounded under any flood, even
 /// one whose blocks never finish; there is no unbounded queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -85,29 +87,4 @@ impl Config {
         self.block_timeout = Some(timeout);
         self
     }
-
-    /// Makes this the process's configuration. Call it once, at start-up, before the first
-    /// response with deferred blocks ends.
-    ///
-    /// # Errors
-    /// [`AlreadyInstalled`] once a configuration is in force: an earlier `install`, or the
-    /// defaults, taken when the first deferred work fired (or [`crate::shutdown`] ran). The
-    /// configuration in force is left unchanged.
-    pub fn install(self) -> Result<(), AlreadyInstalled> {
-        crate::executor::install(self)
-    }
 }
-
-/// [`Config::install`] came after a configuration was already in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AlreadyInstalled;
-
-impl std::fmt::Display for AlreadyInstalled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            "after-response is already configured: install the Config before the first response",
-        )
-    }
-}
-
-impl std::error::Error for AlreadyInstalled {}

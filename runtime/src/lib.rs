@@ -6,33 +6,40 @@
 //! block. No middleware to install.
 //!
 //! ```
+//! use std::sync::Mutex;
+//!
 //! use after_response::{after_response, defer, Completion, OutcomeKind};
 //! use axum::{body::Body, http::Request, routing::post, Router};
 //! use tower::ServiceExt as _;
+//!
+//! static WELCOMED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+//! static ENDINGS: Mutex<Vec<(OutcomeKind, u64)>> = Mutex::new(Vec::new());
 //!
 //! #[after_response]
 //! async fn signup(body: String) -> String {
 //!     let email = body.clone();
 //!     defer! {
 //!         // Runs only once the response has been fully handed to the client.
-//!         println!("sending the welcome e-mail to {email}");
+//!         WELCOMED.lock().unwrap().push(email); // sending the welcome e-mail, say
 //!     }
 //!     defer!(|outcome| {
 //!         // Runs whatever happened, and is told what happened.
-//!         assert_eq!(outcome.kind(), OutcomeKind::Completed);
-//!         println!("{:?} after {:?}, {} bytes", outcome.status(), outcome.elapsed(), outcome.body_bytes());
+//!         ENDINGS.lock().unwrap().push((outcome.kind(), outcome.body_bytes()));
 //!     });
 //!     format!("welcome, {body}")
 //! }
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let app = Router::new().route("/signup", post(signup));
 //! let response = app.oneshot(Request::post("/signup").body(Body::from("ada@example.com")).unwrap()).await.unwrap();
 //! let completion = Completion::of(&response);
+//! assert!(WELCOMED.lock().unwrap().is_empty()); // nothing runs before the body is done
 //! drop(response); // the server drops the body once its last byte is out; here we do it
 //! completion.await; // every deferred block of that response has now run
-//! # }
+//! assert_eq!(*WELCOMED.lock().unwrap(), ["ada@example.com"]);
+//! // The body was never polled here, so it counts as delivered with 0 bytes handed over.
+//! assert_eq!(*ENDINGS.lock().unwrap(), [(OutcomeKind::Completed, 0)]);
+//! # });
 //! ```
 //!
 //! # The two forms
@@ -100,8 +107,7 @@
 //! ```
 //! use after_response::{Completion, Registry};
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let registry = Registry::new("download");
 //! registry.defer(async { println!("delivered") });
 //! registry.defer_always(|outcome| async move {
@@ -111,12 +117,21 @@
 //! let completion = Completion::of(&response);
 //! drop(response); // hyper drops the body once its last byte is out; here we do it
 //! completion.await;
-//! # }
+//! assert_eq!(after_response::stats().finished, 2);
+//! # });
 //! ```
 //!
-//! # Shutdown
+//! # Executors, bounds and shutdown
+//! Blocks run on an [`Executor`]: a bound on work in flight (with a documented policy when it
+//! is full), an optional default per-block timeout, counters ([`Executor::stats`]) and a drain
+//! with a deadline ([`Executor::shutdown`]). Without any set-up they run on the process
+//! default, which [`stats()`] and [`shutdown()`] act on. Build one from a [`Config`] to give a
+//! router, or part of one, its own limits and counters: an `Executor` is a tower layer, so
+//! `router.layer(executor.clone())` moves every handler under it to that executor without a
+//! change to the handlers (see [`Executor`] for how a registry finds it).
+//!
 //! `axum::serve(..).with_graceful_shutdown(..)` waits for connections, not for deferred work.
-//! Call [`shutdown`] after it returns, before the runtime ends: it waits up to a deadline and
+//! Call `shutdown` after it returns, before the runtime ends: it waits up to a deadline and
 //! reports what finished and what was left.
 //!
 //! ```no_run
@@ -125,8 +140,10 @@
 //! # let stop = std::future::pending::<()>();
 //! use std::time::Duration;
 //!
+//! let executor = after_response::Config::default().max_in_flight(256).build();
+//! let app = app.layer(executor.clone());
 //! axum::serve(listener, app).with_graceful_shutdown(stop).await?;
-//! let report = after_response::shutdown(Duration::from_secs(10)).await;
+//! let report = executor.shutdown(Duration::from_secs(10)).await;
 //! println!(
 //!     "deferred work: {} finished, {} abandoned, {} never started",
 //!     report.finished, report.abandoned, report.never_started
@@ -135,9 +152,11 @@
 //! # }
 //! ```
 //!
-//! # Operations
-//! [`Config`] sets the bound on work in flight and a default per-block timeout; [`stats`]
-//! reads the counters; [`shutdown`] drains deferred work with a deadline.
+//! # Blocking work
+//! A block that blocks its thread (a synchronous SMTP client, `std::fs`, image resizing) stalls
+//! a runtime worker and every task on it. Register it with [`Registry::defer_blocking`]: it
+//! runs on tokio's blocking pool, in order with the response's other blocks, bounded and
+//! counted like them.
 //!
 //! # Limits
 //! - Deferred work lives in this process's memory: a crash, `kill -9` or a drain deadline loses
@@ -150,12 +169,14 @@
 //! - [`Outcome::body_bytes`] counts the bytes the handler's body handed over, before any
 //!   encoding a layer outside it (compression) applies.
 //! - Blocks run on the tokio runtime current when the body is dropped; if there is none, they
-//!   are counted as lost and logged. Timeouts need the runtime's time driver.
+//!   are counted as lost and logged (on their executor). Timeouts need the runtime's time driver.
 //!
 //! # Cargo features
-//! - `axum` (default): `Registry::finish` and what `#[after_response]` expands to. With
-//!   `default-features = false` the crate depends on `http`, `http-body` and `tokio` (plus
-//!   small helpers), and offers the plain [`Registry`] API for hyper, tonic or tower services.
+//! - `axum` (default): the `#[after_response]` attribute, `defer!`, `Registry::finish` and what
+//!   the attribute expands to. With `default-features = false` the crate depends on neither
+//!   axum nor the macro crate (nor `syn`): `http`, `http-body`, `tokio` and small helpers (the
+//!   `tower-layer`/`tower-service` trait crates among them), with the plain [`Registry`] API for
+//!   hyper, tonic or tower services.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -166,88 +187,28 @@ mod block;
 mod body;
 mod completion;
 mod config;
+#[cfg(feature = "axum")]
+mod defer_macro;
 mod executor;
+mod latch;
 mod outcome;
 mod output;
 mod registry;
-mod shutdown;
+mod scope;
 mod stats;
 
+#[doc(hidden)]
+pub mod __private;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use after_response_macros::after_response;
 pub use body::DeferredBody;
-pub use completion::Completion;
-pub use config::{AlreadyInstalled, Config};
+pub use completion::{Completion, CompletionFuture};
+pub use config::Config;
+pub use executor::{shutdown, stats, DrainReport, Executor};
 pub use outcome::{Outcome, OutcomeKind};
 pub use output::DeferredOutput;
 pub use registry::{DeferHandle, Registry};
-pub use shutdown::{shutdown, DrainReport};
+pub use scope::{OnExecutor, Scoped};
 pub use stats::Stats;
-
-/// A snapshot of the process-wide deferred-work counters.
-#[must_use]
-pub fn stats() -> Stats {
-    executor::stats().snapshot()
-}
-
-/// Registers a block to run after the response has been sent.
-///
-/// Only meaningful inside an `async fn` marked [`#[after_response]`](after_response), which
-/// rewrites every `defer!` in its body; anywhere else it is a compile error.
-///
-/// - `defer! { .. }`: runs only if the response was completed.
-/// - `defer!(|outcome| { .. })`: runs always, given the [`Outcome`].
-/// - `defer!(timeout = DURATION => { .. })` or `defer!(timeout = DURATION => |outcome| { .. })`:
-///   the same, with a timeout of its own.
-///
-/// It evaluates to a [`DeferHandle`].
-#[macro_export]
-macro_rules! defer {
-    (@__after_response $registration:expr) => {
-        $registration
-    };
-    ($($anything:tt)*) => {
-        ::core::compile_error!(
-            "`defer!` only works inside an `async fn` marked `#[after_response]`: add the \
-             attribute to the handler, and keep `defer!` out of `fn` items nested in it (they \
-             are functions of their own); `#[axum::debug_handler]` goes below `#[after_response]`"
-        )
-    };
-}
-
-/// Paths the `#[after_response]` expansion uses. Not public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::registry::Registry;
-    #[cfg(feature = "axum")]
-    pub use axum::response::Response;
-
-    /// The output of a handler without `defer!`, converted as axum would. A function rather
-    /// than a re-export of `IntoResponse`, so that errors name the trait by its axum path.
-    #[cfg(feature = "axum")]
-    pub fn into_response<R: axum::response::IntoResponse>(output: R) -> Response {
-        output.into_response()
-    }
-
-    /// What each `defer!` becomes when `#[after_response]` rejected its function (and said
-    /// why): the block is still type-checked, nothing is registered, and the handle's methods
-    /// still resolve, so the attribute's error comes alone.
-    pub struct Inert;
-
-    impl Inert {
-        pub fn cancel(&self) {}
-
-        pub fn set_timeout(&self, _timeout: ::core::time::Duration) {}
-    }
-
-    pub fn inert<F: ::core::future::Future>(_block: F) -> Inert {
-        Inert
-    }
-
-    pub fn inert_always<F, Fut>(_block: F) -> Inert
-    where
-        F: FnOnce(crate::Outcome) -> Fut,
-        Fut: ::core::future::Future,
-    {
-        Inert
-    }
-}

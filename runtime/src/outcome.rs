@@ -50,6 +50,42 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome with these parts, as the runtime would hand it to a `defer!(|outcome| ..)`
+    /// block: for unit tests of the code such a block calls.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use after_response::{Outcome, OutcomeKind};
+    /// use http::StatusCode;
+    ///
+    /// // The code an always-block calls, kept in a function so that it can be tested alone.
+    /// fn audit_line(outcome: &Outcome) -> String {
+    ///     match outcome.status() {
+    ///         Some(status) => format!("{} {} {}B", outcome.kind(), status.as_u16(), outcome.body_bytes()),
+    ///         None => format!("{} without a response", outcome.kind()),
+    ///     }
+    /// }
+    ///
+    /// let aborted = Outcome::new(OutcomeKind::Aborted, Some(StatusCode::OK), 512, Duration::from_millis(3));
+    /// assert_eq!(audit_line(&aborted), "aborted 200 512B");
+    /// let cancelled = Outcome::new(OutcomeKind::Cancelled, None, 0, Duration::ZERO);
+    /// assert_eq!(audit_line(&cancelled), "cancelled without a response");
+    /// ```
+    #[must_use]
+    pub const fn new(
+        kind: OutcomeKind,
+        status: Option<StatusCode>,
+        body_bytes: u64,
+        elapsed: Duration,
+    ) -> Self {
+        Self {
+            kind,
+            status,
+            body_bytes,
+            elapsed,
+        }
+    }
+
     /// How the response ended.
     #[must_use]
     pub const fn kind(&self) -> OutcomeKind {

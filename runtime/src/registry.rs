@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use crate::block::{Block, Entries, Entry};
 use crate::body::DeferredBody;
-use crate::completion::{Completion, CompletionSignal};
-use crate::executor::{self, Batch};
+use crate::completion::Completion;
+use crate::executor::{self, Batch, Executor};
+use crate::latch::SetOnDrop;
 use crate::output::DeferredOutput;
+use crate::scope;
 use crate::{Outcome, OutcomeKind};
 
 /// The deferred blocks of one request, in registration order.
@@ -21,28 +23,39 @@ use crate::{Outcome, OutcomeKind};
 /// panicked), its `defer!(|outcome| ..)` blocks run with [`OutcomeKind::Cancelled`] or
 /// [`OutcomeKind::Panicked`].
 ///
+/// Its blocks run on the [`Executor`] it was created under (see [`Registry::new`]).
+///
 /// Creating a registry does not allocate; nothing is spawned for a registry with no blocks.
 pub struct Registry {
     handler: &'static str,
     started: Instant,
-    state: Mutex<State>,
+    executor: Executor,
+    registered: Mutex<Registered>,
 }
 
+/// What `defer!` registered so far.
 #[derive(Default)]
-struct State {
+struct Registered {
     entries: Entries,
     /// The span current at the first registration: the handler's.
     span: Option<tracing::Span>,
 }
 
 impl Registry {
-    /// A registry for the handler called `handler` (used in logs and spans), started now.
+    /// A registry for the handler called `handler` (used in logs and spans), started now. Its
+    /// blocks run on the executor of the innermost [`Executor::scope`] (or executor layer) this
+    /// is called in, else on [`Executor::process_default`]; [`Executor::registry`] names one.
     #[must_use]
     pub fn new(handler: &'static str) -> Self {
+        Self::on(handler, scope::current())
+    }
+
+    pub(crate) fn on(handler: &'static str, executor: Executor) -> Self {
         Self {
             handler,
             started: Instant::now(),
-            state: Mutex::new(State {
+            executor,
+            registered: Mutex::new(Registered {
                 entries: Entries::Empty,
                 span: None,
             }),
@@ -68,6 +81,31 @@ impl Registry {
         self.push(Entry::always(block))
     }
 
+    /// Registers `f`, a synchronous closure, to run on tokio's blocking thread pool
+    /// (`spawn_blocking`) once the response has been completed.
+    ///
+    /// Use it for work that blocks its thread: a synchronous client (SMTP, a database driver
+    /// without async), file I/O through `std::fs`, CPU-heavy work (image resizing, password
+    /// hashing), anything that runs for more than about 100 µs between `.await`s. In a plain
+    /// block such work stalls a runtime worker thread, and with it every other task on that
+    /// worker (other requests, other blocks). A quick synchronous call needs no such hop.
+    ///
+    /// It is a block like the others: it runs after the blocks registered before it and before
+    /// those registered after it, holds its response's slot (so [`crate::Config::max_in_flight`]
+    /// bounds it too), and is counted in [`crate::Stats`] by how it ends; a panic in `f` is
+    /// caught, logged and counted as panicked. A timeout stops the waiting, not the closure: a
+    /// blocking thread cannot be interrupted, so a closure that outlives its timeout is counted
+    /// as timed out, its response's next block starts, and the closure runs on to its end
+    /// outside the bound, its result discarded. Tokio waits for running blocking closures
+    /// when its runtime shuts down.
+    pub fn defer_blocking<F, R>(&self, f: F) -> DeferHandle<'_>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: DeferredOutput + Send + 'static,
+    {
+        self.push(Entry::blocking(f))
+    }
+
     /// `true` when no block was registered.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -76,12 +114,13 @@ impl Registry {
 
     /// Wraps `response`'s body so that the registered blocks fire when it is dropped, and stores
     /// the response's [`Completion`] in its extensions.
+    #[must_use = "the blocks fire when the returned response's body is dropped: dropping it now fires them now"]
     pub fn attach<B>(self, response: http::Response<B>) -> http::Response<DeferredBody<B>>
     where
         B: http_body::Body,
     {
         let (mut parts, body) = response.into_parts();
-        let signal = executor::executor().config.completion_handles.then(|| {
+        let signal = self.executor.config().completion_handles.then(|| {
             let (completion, signal) = Completion::pending();
             parts.extensions.insert(completion);
             signal
@@ -91,11 +130,11 @@ impl Registry {
     }
 
     fn push(&self, entry: Entry) -> DeferHandle<'_> {
-        let mut state = self.lock();
-        if state.span.is_none() {
-            state.span = Some(tracing::Span::current());
+        let mut registered = self.lock();
+        if registered.span.is_none() {
+            registered.span = Some(tracing::Span::current());
         }
-        let index = state.entries.push(entry);
+        let index = registered.entries.push(entry);
         DeferHandle {
             registry: self,
             index,
@@ -103,20 +142,21 @@ impl Registry {
     }
 
     /// Moves the registered blocks out, for the executor; the registry is left empty.
-    fn take_batch(&self, signal: Option<CompletionSignal>) -> Batch {
-        let State { entries, span } = std::mem::take(&mut *self.lock());
+    fn take_batch(&self, signal: Option<SetOnDrop>) -> Batch {
+        let Registered { entries, span } = std::mem::take(&mut *self.lock());
         Batch {
             entries,
             handler: self.handler,
             started: self.started,
             span,
             signal,
+            executor: self.executor.shared().clone(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Registered> {
         // No user code runs under this lock, so a poisoned lock still holds consistent data.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.registered.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -142,6 +182,7 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("handler", &self.handler)
             .field("blocks", &self.lock().entries.len())
+            .field("executor", &self.executor)
             .finish_non_exhaustive()
     }
 }
@@ -163,13 +204,14 @@ impl DeferHandle<'_> {
             Block::Cancelled,
         );
         if !matches!(previous, Block::Cancelled) {
-            executor::stats().record_cancelled();
+            self.registry.executor.shared().ledger.counters.record_cancelled();
         }
         // The block's captured values are dropped here, outside the registry's lock.
         drop(previous);
     }
 
-    /// Gives this block a timeout of its own, overriding [`crate::Config::block_timeout`].
+    /// Gives this block a timeout of its own, overriding [`crate::Config::block_timeout`] of the
+    /// executor it runs on.
     pub fn set_timeout(&self, timeout: Duration) {
         self.registry.lock().entries.get_mut(self.index).timeout = Some(timeout);
     }

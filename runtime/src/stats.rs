@@ -1,9 +1,10 @@
-//! Process-wide counters: lock-free atomics, read as one [`Stats`] snapshot.
+//! One executor's counters: lock-free atomics, read as one [`Stats`] snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// A snapshot of the deferred-work counters since the process started; read it with
-/// [`crate::stats()`].
+/// A snapshot of one executor's deferred-work counters since it was built; read it with
+/// [`Executor::stats`](crate::Executor::stats) (or [`crate::stats()`] for the process default).
+/// Each executor counts only the blocks that ran on it.
 ///
 /// Every block registered ends in exactly one of `finished`, `failed`, `panicked`, `timed_out`,
 /// `cancelled`, `skipped`, `shed`, `abandoned` or `lost`; between firing and that end it is
@@ -35,13 +36,13 @@ pub struct Stats {
     /// Blocks dropped without running because deferred work was full: `max_in_flight`
     /// responses running and `max_queued` waiting (logged at WARN). See [`crate::Config`].
     pub shed: u64,
-    /// Blocks a [`crate::shutdown`] left behind at its deadline: the running ones the runtime
+    /// Blocks a drain ([`Executor::shutdown`](crate::Executor::shutdown)) left behind at its deadline: the running ones the runtime
     /// then dropped (running ones that go on to end are counted by how they end), and the
     /// unstarted ones, which are never started.
     pub abandoned: u64,
     /// Blocks that could not run or finish and that no drain reported: there was no tokio
     /// runtime when their response ended, or the runtime dropped them unfinished without a
-    /// [`crate::shutdown`] deadline having passed while they were in flight (no drain at all,
+    /// drain deadline having passed while they were in flight (no drain at all,
     /// or fired after the drain). Logged at ERROR.
     pub lost: u64,
 }
@@ -59,9 +60,9 @@ pub(crate) struct Counters {
     lost: AtomicU64,
 }
 
-/// How one fired block ended.
+/// How one fired block ended (the response's own end is an [`crate::OutcomeKind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ending {
+pub(crate) enum BlockEnd {
     Finished,
     Failed,
     Panicked,
@@ -125,16 +126,16 @@ impl Counters {
         self.in_flight.fetch_add(blocks, Relaxed);
     }
 
-    /// A fired block ended as `ending`: it leaves `in_flight`.
-    pub(crate) fn record_ended(&self, ending: Ending, blocks: u64) {
-        let counter = match ending {
-            Ending::Finished => &self.finished,
-            Ending::Failed => &self.failed,
-            Ending::Panicked => &self.panicked,
-            Ending::TimedOut => &self.timed_out,
-            Ending::Skipped => &self.skipped,
-            Ending::Abandoned => &self.abandoned,
-            Ending::Lost => &self.lost,
+    /// Fired blocks ended as `end`: it leaves `in_flight`.
+    pub(crate) fn record_ended(&self, end: BlockEnd, blocks: u64) {
+        let counter = match end {
+            BlockEnd::Finished => &self.finished,
+            BlockEnd::Failed => &self.failed,
+            BlockEnd::Panicked => &self.panicked,
+            BlockEnd::TimedOut => &self.timed_out,
+            BlockEnd::Skipped => &self.skipped,
+            BlockEnd::Abandoned => &self.abandoned,
+            BlockEnd::Lost => &self.lost,
         };
         counter.fetch_add(blocks, Relaxed);
         self.in_flight.fetch_sub(blocks, Relaxed);

@@ -1,0 +1,294 @@
+//! The executor value: where fired blocks run, bounded, counted and drained.
+//!
+//! Submodules, one concern each: [`admission`] (slot, queue or shed), [`run`] (the task that
+//! runs a response's blocks in order), [`isolation`] (panics in user code), [`ledger`] (the
+//! counters and the drain's bookkeeping), [`drain`] (shutdown with a deadline). [`shared`]
+//! holds the state they share; [`batch`] is what a response hands over.
+
+mod admission;
+mod batch;
+mod drain;
+mod isolation;
+mod ledger;
+mod run;
+mod shared;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::StatusCode;
+
+use self::admission::Admitted;
+pub(crate) use self::batch::Batch;
+pub use self::drain::DrainReport;
+use self::isolation::drop_isolated;
+use self::run::{run_batch, Claim};
+pub(crate) use self::shared::SharedRef;
+use self::shared::Shared;
+use crate::config::Config;
+use crate::stats::Stats;
+use crate::{Outcome, OutcomeKind};
+
+/// Runs deferred blocks: a bound on work in flight, a default block timeout, counters and a
+/// drain, built from a [`Config`]. Cheap to clone (the clones share one executor), like a
+/// `tokio_util::task::TaskTracker`.
+///
+/// Nothing needs one: a handler's blocks run on the **process default** executor (built from
+/// `Config::default()` when first used), and [`crate::stats()`] and [`crate::shutdown`] act on
+/// it. Build your own to give a router, or part of one, its own bound and counters: an
+/// `Executor` is a tower [`Layer`](tower_layer::Layer), and every `#[after_response]` handler
+/// under it runs its blocks on it, without a change to the handler.
+///
+/// ```
+/// use after_response::{after_response, defer, Completion, Config};
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use tower::ServiceExt as _;
+///
+/// #[after_response]
+/// async fn report() -> &'static str {
+///     defer! { println!("exporting the report"); }
+///     "queued"
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let reports = Config::default().max_in_flight(2).build();
+/// let app = Router::new()
+///     .route("/report", get(report))
+///     .layer(reports.clone()); // `report`'s blocks run on `reports`
+///
+/// let response = app.oneshot(Request::get("/report").body(Body::empty()).unwrap()).await.unwrap();
+/// let completion = Completion::of(&response);
+/// drop(response); // the server drops the body once its last byte is out; here we do it
+/// completion.await;
+/// assert_eq!(reports.stats().finished, 1); // counted on `reports`,
+/// assert_eq!(after_response::stats().finished, 0); // not on the process default
+/// assert!(reports.shutdown(std::time::Duration::from_secs(5)).await.is_complete());
+/// # });
+/// ```
+///
+/// # How a registry finds its executor
+/// [`crate::Registry::new`] (which `#[after_response]` calls) takes the executor of the
+/// innermost [`Executor::scope`] it runs in, else the process default. The layer is that scope
+/// around the inner service's `call` and its response future: a `tokio::task_local!`, set for
+/// the duration of each poll. A task-local rather than a request extension or a handler
+/// argument because it reaches the registry without the handler's code changing, whatever the
+/// handler extracts, and costs the default path one thread-local read per response that
+/// registers blocks (and nothing for handlers without `defer!`, which create no registry). The
+/// response's blocks stay on that executor wherever its body is later dropped. Without a scope
+/// or a layer, [`Executor::registry`] names the executor outright.
+#[derive(Clone)]
+pub struct Executor {
+    shared: SharedRef,
+}
+
+static PROCESS_DEFAULT: OnceLock<Shared> = OnceLock::new();
+
+impl Executor {
+    /// An executor with `config`'s limits. The same as [`Config::build`].
+    #[must_use]
+    pub fn new(config: Config) -> Self {
+        Self {
+            shared: SharedRef::Built(Arc::new(Shared::new(config))),
+        }
+    }
+
+    /// The process default: what blocks run on outside every executor layer and scope, and what
+    /// [`crate::stats()`] and [`crate::shutdown`] act on. Built from `Config::default()` on
+    /// first use; every call returns a handle on the same executor.
+    #[must_use]
+    pub fn process_default() -> Self {
+        Self {
+            shared: SharedRef::ProcessDefault(
+                PROCESS_DEFAULT.get_or_init(|| Shared::new(Config::default())),
+            ),
+        }
+    }
+
+    /// The configuration this executor was built from.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// A snapshot of this executor's counters: only the blocks that ran on it.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.shared.ledger.counters.snapshot()
+    }
+
+    /// `true` when both handles are on the same executor.
+    #[must_use]
+    pub fn same_executor(&self, other: &Self) -> bool {
+        self.shared.same(&other.shared)
+    }
+
+    /// Waits up to `deadline` for this executor's deferred work in flight, and reports what
+    /// finished and what was left behind. Only this executor's work: another executor's blocks
+    /// are neither waited for nor counted.
+    ///
+    /// ```no_run
+    /// # async fn demo(listener: tokio::net::TcpListener, app: axum::Router) {
+    /// # let shutdown_signal = std::future::pending::<()>();
+    /// use std::time::Duration;
+    ///
+    /// let executor = after_response::Config::default().max_in_flight(64).build();
+    /// let app = app.layer(executor.clone());
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(shutdown_signal)
+    ///     .await
+    ///     .unwrap();
+    /// // The server has stopped producing responses; drain the work they left.
+    /// let report = executor.shutdown(Duration::from_secs(30)).await;
+    /// if !report.is_complete() {
+    ///     eprintln!("left {} running and {} unstarted", report.abandoned, report.never_started);
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Call it after `axum::serve(..).with_graceful_shutdown(..)` has returned, on the runtime
+    /// that served, before that runtime ends: `axum::serve` waits for connections only, and a
+    /// runtime that ends drops whatever deferred work is still running.
+    ///
+    /// # What it waits for
+    /// Every block fired before the drain and not yet ended, **and every block fired while it
+    /// waits**: work is never refused because a drain began (a response still being sent by a
+    /// connection that is finishing gets its blocks run, and waited for, under the same
+    /// deadline). Work fired after `shutdown` returned is not refused either: it runs while the
+    /// runtime lives and is in no report; if the runtime then drops it unfinished it is counted
+    /// in [`crate::Stats::lost`] and logged at ERROR, since no report told anyone about it.
+    ///
+    /// # At the deadline
+    /// It stops waiting and reports blocks still running as
+    /// [`abandoned`](DrainReport::abandoned) and blocks not yet started as
+    /// [`never_started`](DrainReport::never_started); it logs them at WARN. A drain that
+    /// completes logs at INFO.
+    ///
+    /// Running blocks are not cancelled: they go on while the runtime lives; those that end are
+    /// counted by how they end, those the runtime drops in [`crate::Stats::abandoned`]. Blocks
+    /// left behind unstarted are never started (the process is on its way out, and the report
+    /// said so): each is dropped when it would have started, or with the runtime, and counted
+    /// in [`crate::Stats::abandoned`].
+    ///
+    /// The report reads independent atomic counters after the wait. They are exact when nothing
+    /// ends at that instant (always, when the drain completes); a block that ends exactly as
+    /// the deadline passes may be seen in two fields or in none.
+    ///
+    /// It needs a runtime with the time driver enabled (as `#[tokio::main]` gives). It can be
+    /// called more than once: each call reports what it waited for.
+    pub async fn shutdown(&self, deadline: Duration) -> DrainReport {
+        drain::drain(&self.shared, deadline).await
+    }
+
+    pub(crate) fn shared(&self) -> &SharedRef {
+        &self.shared
+    }
+}
+
+impl Config {
+    /// The executor these settings describe. Give it to a router with `.layer(executor.clone())`
+    /// (or run a future under it with [`Executor::scope`]); keep a clone for
+    /// [`stats`](Executor::stats) and [`shutdown`](Executor::shutdown).
+    #[must_use]
+    pub fn build(self) -> Executor {
+        Executor::new(self)
+    }
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field(
+                "process_default",
+                &matches!(self.shared, SharedRef::ProcessDefault(_)),
+            )
+            .field("config", self.config())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// A snapshot of the process default executor's counters ([`Executor::process_default`]).
+#[must_use]
+pub fn stats() -> Stats {
+    Executor::process_default().stats()
+}
+
+/// Drains the process default executor: [`Executor::shutdown`] on
+/// [`Executor::process_default`]. Executors you built are drained with their own `shutdown`.
+///
+/// ```no_run
+/// # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+/// # let stop = std::future::pending::<()>();
+/// use std::time::Duration;
+///
+/// axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+/// let report = after_response::shutdown(Duration::from_secs(10)).await;
+/// println!(
+///     "deferred work: {} finished, {} abandoned, {} never started",
+///     report.finished, report.abandoned, report.never_started
+/// );
+/// # Ok(())
+/// # }
+/// ```
+pub async fn shutdown(deadline: Duration) -> DrainReport {
+    Executor::process_default().shutdown(deadline).await
+}
+
+/// Hands a response's blocks to their executor. Never runs user code: it only spawns (or, when
+/// work is full, drops the blocks, which frees what they captured).
+pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, body_bytes: u64) {
+    let outcome = Outcome::new(kind, status, body_bytes, batch.started.elapsed());
+    let executor = batch.executor.clone();
+    let counters = &executor.ledger.counters;
+    let runnable = batch.entries.iter().filter(|e| e.runs_on(kind)).count() as u64;
+    let cancelled = batch.entries.iter().filter(|e| e.is_cancelled()).count() as u64;
+    counters.record_skipped(batch.entries.len() as u64 - runnable - cancelled);
+    if runnable == 0 {
+        discard(batch);
+        return;
+    }
+    // Logs about this response's blocks carry the handler's span (its request id).
+    let parent = batch.span.as_ref().and_then(tracing::Span::id);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        counters.record_lost_unfired(runnable);
+        tracing::error!(
+            parent: parent,
+            handler = batch.handler,
+            blocks = runnable,
+            outcome = %kind,
+            "after-response: no tokio runtime when the response ended; its deferred blocks are lost"
+        );
+        discard(batch);
+        return;
+    };
+    let slot = match executor.admission.admit() {
+        Admitted::Slot(permit) => Some(permit),
+        Admitted::Queued => None,
+        Admitted::Full => {
+            let shed_total = counters.record_shed(runnable);
+            tracing::warn!(
+                parent: parent,
+                handler = batch.handler,
+                blocks = runnable,
+                shed_total,
+                max_in_flight = executor.config.max_in_flight,
+                max_queued = executor.config.max_queued,
+                "after-response: deferred work is full; this response's blocks are shed"
+            );
+            discard(batch);
+            return;
+        }
+    };
+    let account = executor.ledger.open(runnable);
+    let queued = slot.is_none();
+    let task = run_batch(batch, outcome, slot, Claim::new(executor.clone(), account, queued));
+    executor.tracker.spawn_on(task, &runtime);
+}
+
+/// Drops blocks that will not run. This runs where the response body or the handler future is
+/// dropped (on the connection): a panic there must not unwind into hyper, which would lose the
+/// response (HTTP/1.1) or the connection.
+fn discard(batch: Batch) {
+    let handler = batch.handler;
+    drop_isolated(batch, handler);
+}
