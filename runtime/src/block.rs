@@ -54,7 +54,9 @@ impl Entry {
                 Ok(output) => output.into_block_result(),
                 // Re-raised here, so the run loop logs and counts it like any block's panic.
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                Err(error) => Err(format!("the blocking closure did not run to its end: {error}")),
+                Err(error) => Err(format!(
+                    "the blocking closure did not run to its end: {error}"
+                )),
             }
         }));
         Self {

@@ -156,7 +156,9 @@ impl Registry {
 
     fn lock(&self) -> MutexGuard<'_, Registered> {
         // No user code runs under this lock, so a poisoned lock still holds consistent data.
-        self.registered.lock().unwrap_or_else(PoisonError::into_inner)
+        self.registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -204,7 +206,12 @@ impl DeferHandle<'_> {
             Block::Cancelled,
         );
         if !matches!(previous, Block::Cancelled) {
-            self.registry.executor.shared().ledger.counters.record_cancelled();
+            self.registry
+                .executor
+                .shared()
+                .ledger
+                .counters
+                .record_cancelled();
         }
         // The block's captured values are dropped here, outside the registry's lock.
         drop(previous);

@@ -15,7 +15,8 @@ pub(crate) fn drop_isolated<T>(value: T, handler: &str) {
 
 /// Calls `f` (user code); a panic in it is logged and becomes [`BlockEnd::Panicked`].
 pub(crate) fn call_isolated<T>(f: impl FnOnce() -> T, handler: &str) -> Result<T, BlockEnd> {
-    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| log_panic(handler, payload.as_ref()))
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+        .map_err(|payload| log_panic(handler, payload.as_ref()))
 }
 
 pub(crate) fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> BlockEnd {

@@ -23,8 +23,8 @@ pub(crate) use self::batch::Batch;
 pub use self::drain::DrainReport;
 use self::isolation::drop_isolated;
 use self::run::{run_batch, Claim};
-pub(crate) use self::shared::SharedRef;
 use self::shared::Shared;
+pub(crate) use self::shared::SharedRef;
 use crate::config::Config;
 use crate::stats::Stats;
 use crate::{Outcome, OutcomeKind};
@@ -281,7 +281,12 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     };
     let account = executor.ledger.open(runnable);
     let queued = slot.is_none();
-    let task = run_batch(batch, outcome, slot, Claim::new(executor.clone(), account, queued));
+    let task = run_batch(
+        batch,
+        outcome,
+        slot,
+        Claim::new(executor.clone(), account, queued),
+    );
     executor.tracker.spawn_on(task, &runtime);
 }
 
