@@ -1,8 +1,9 @@
 //! Graceful shutdown: stop the server, then drain deferred work with a deadline.
 //!
 //! `axum::serve(..).with_graceful_shutdown(..)` waits for open connections only: work deferred
-//! by responses already sent would be dropped with the runtime. `after_response::shutdown`
-//! waits for it, up to a deadline, and reports what finished and what was left behind.
+//! by responses already sent would be dropped with the runtime. The router's blocks run on an
+//! executor of its own (a layer, the handlers unchanged); its `shutdown` waits for them, up to
+//! a deadline, and reports what finished and what was left behind.
 //!
 //! Run with `cargo run --example graceful_shutdown`; it exits by itself in about a second.
 
@@ -39,9 +40,13 @@ async fn export() -> &'static str {
 
 #[tokio::main]
 async fn main() {
+    // Its own bound and counters; without the layer, the blocks would run on the process
+    // default, drained with `after_response::shutdown(deadline)`.
+    let executor = after_response::Config::default().max_in_flight(64).build();
     let router = Router::new()
         .route("/orders/{id}", post(order))
-        .route("/export", post(export));
+        .route("/export", post(export))
+        .layer(executor.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -82,7 +87,7 @@ async fn main() {
 
     // 2. Drain deferred work, with a deadline.
     let started = Instant::now();
-    let report = after_response::shutdown(Duration::from_secs(1)).await;
+    let report = executor.shutdown(Duration::from_secs(1)).await;
     println!(
         "[main] after {:?}: {} finished, {} abandoned, {} never started",
         started.elapsed(),
@@ -90,7 +95,12 @@ async fn main() {
         report.abandoned,
         report.never_started
     );
-    println!("[main] counters: {:?}", after_response::stats());
+    println!("[main] counters: {:?}", executor.stats());
+    assert_eq!(
+        after_response::stats().finished,
+        0,
+        "nothing ran on the process default"
+    );
     assert_eq!(
         (report.finished, report.abandoned, report.never_started),
         (3, 1, 0)

@@ -43,6 +43,21 @@ static ALLOCATOR: alloc::Counting = alloc::Counting;
 /// Server worker threads: one of the two cores; the client runtime takes the other.
 const SERVER_WORKERS: usize = 1;
 
+/// The hot-path opt-out's executor: responses carry no `Completion` (4 fewer allocations each).
+fn without_completion_handles() -> after_response::Executor {
+    after_response::Config::default()
+        .completion_handles(false)
+        .build()
+}
+
+/// `router` under `executor`'s layer, if one was asked for (`--no-completion-handles`).
+fn on_executor(router: axum::Router, executor: Option<&after_response::Executor>) -> axum::Router {
+    match executor {
+        Some(executor) => router.layer(executor.clone()),
+        None => router,
+    }
+}
+
 fn main() -> Result<(), Error> {
     let mut quick = false;
     let mut only: Option<String> = None;
@@ -56,15 +71,8 @@ fn main() -> Result<(), Error> {
             "--only" => only = args.next(),
             "--trace-allocs" => trace_allocs = true,
             "--variant" => variant = args.next(),
-            // The hot-path opt-out: responses carry no `Completion` (4 fewer allocations each).
             // Every variant's router (the baseline too) then runs under that executor's layer.
-            "--no-completion-handles" => {
-                executor = Some(
-                    after_response::Config::default()
-                        .completion_handles(false)
-                        .build(),
-                );
-            }
+            "--no-completion-handles" => executor = Some(without_completion_handles()),
             "-h" | "--help" => {
                 println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
                 return Ok(());
@@ -85,11 +93,7 @@ fn main() -> Result<(), Error> {
             .as_deref()
             .is_none_or(|only| v == Variant::Plain || v.label().split(' ').next() == Some(only));
         if keep {
-            let router = match &executor {
-                Some(executor) => v.router().layer(executor.clone()),
-                None => v.router(),
-            };
-            targets.push((v, server.serve(router)?));
+            targets.push((v, server.serve(on_executor(v.router(), executor.as_ref()))?));
         }
     }
     let probes = server.serve(probes::router())?;

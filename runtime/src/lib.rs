@@ -134,22 +134,21 @@
 //! Call `shutdown` after it returns, before the runtime ends: it waits up to a deadline and
 //! reports what finished and what was left.
 //!
-//! ```no_run
-//! # #[cfg(feature = "axum")]
-//! # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
-//! # let stop = std::future::pending::<()>();
+//! ```
 //! use std::time::Duration;
 //!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let executor = after_response::Config::default().max_in_flight(256).build();
-//! let app = app.layer(executor.clone());
-//! axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+//! let app = axum::Router::<()>::new().layer(executor.clone());
+//! // axum::serve(listener, app).with_graceful_shutdown(signal).await?;  then, once it returned:
+//! # drop(app);
 //! let report = executor.shutdown(Duration::from_secs(10)).await;
+//! assert!(report.is_complete()); // nothing was in flight
 //! println!(
 //!     "deferred work: {} finished, {} abandoned, {} never started",
 //!     report.finished, report.abandoned, report.never_started
 //! );
-//! # Ok(())
-//! # }
+//! # });
 //! ```
 //!
 //! # Blocking work

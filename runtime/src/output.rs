@@ -29,7 +29,9 @@ impl sealed::IntoBlockResult for () {
     }
 }
 
-impl DeferredOutput for () {}
+impl DeferredOutput for () {
+    // A marker: what the runtime does with the value is in the sealed `IntoBlockResult`.
+}
 
 impl<E: Display> sealed::IntoBlockResult for Result<(), E> {
     fn into_block_result(self) -> Result<(), String> {
@@ -37,4 +39,6 @@ impl<E: Display> sealed::IntoBlockResult for Result<(), E> {
     }
 }
 
-impl<E: Display + Send + 'static> DeferredOutput for Result<(), E> {}
+impl<E: Display + Send + 'static> DeferredOutput for Result<(), E> {
+    // A marker, as for `()`.
+}

@@ -3,7 +3,6 @@
 //! `after_response::shutdown` act on. These tests check that process-wide executor, so they
 //! have a binary of their own and take turns.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use after_response::{after_response, defer, Completion, Executor, Registry};
@@ -12,8 +11,10 @@ use after_response_tests::{ops, within, Proto, Server, PROTOCOLS};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use tokio::sync::Mutex;
 
-static PROCESS_DEFAULT: Mutex<()> = Mutex::new(());
+/// Taken by every test here: they read and drain the one process default.
+static PROCESS_DEFAULT: Mutex<()> = Mutex::const_new(());
 
 #[after_response]
 async fn hello(State(probe): State<Probe>) -> &'static str {
@@ -25,9 +26,7 @@ async fn hello(State(probe): State<Probe>) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_with_no_set_up_runs_counts_and_drains_on_the_process_default() {
-    let _turn = PROCESS_DEFAULT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = PROCESS_DEFAULT.lock().await;
     let (probe, mut observer) = Probe::new();
     // No executor layer: the router exactly as a user without any set-up writes it.
     let router = Router::new().route("/", get(hello)).with_state(probe);
@@ -53,9 +52,7 @@ async fn a_handler_with_no_set_up_runs_counts_and_drains_on_the_process_default(
 
 #[tokio::test]
 async fn a_registry_outside_every_scope_is_on_the_process_default() {
-    let _turn = PROCESS_DEFAULT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = PROCESS_DEFAULT.lock().await;
     let before = after_response::stats();
     let registry = Registry::new("unscoped");
     registry.defer(async {});

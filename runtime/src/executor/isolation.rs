@@ -1,7 +1,11 @@
 //! Panic isolation: user code (a block, or the `Drop` of what it captured) must never unwind
 //! into hyper or the executor; a panic is logged with the handler's name and counted instead.
 
+use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::stats::BlockEnd;
 
@@ -13,13 +17,7 @@ pub(crate) fn drop_isolated<T>(value: T, handler: &str) {
     }
 }
 
-/// Calls `f` (user code); a panic in it is logged and becomes [`BlockEnd::Panicked`].
-pub(crate) fn call_isolated<T>(f: impl FnOnce() -> T, handler: &str) -> Result<T, BlockEnd> {
-    std::panic::catch_unwind(AssertUnwindSafe(f))
-        .map_err(|payload| log_panic(handler, payload.as_ref()))
-}
-
-pub(crate) fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> BlockEnd {
+pub(crate) fn log_panic(handler: &str, payload: &(dyn Any + Send)) -> BlockEnd {
     let message = payload
         .downcast_ref::<&str>()
         .copied()
@@ -31,4 +29,30 @@ pub(crate) fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> 
         "after-response: deferred block panicked"
     );
     BlockEnd::Panicked
+}
+
+/// Resolves to the output of `future`, or to the payload of a panic in any of its polls.
+pub(crate) fn catch_unwind<F: Future>(future: F) -> CatchUnwind<F> {
+    CatchUnwind { future }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`catch_unwind`].
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
 }

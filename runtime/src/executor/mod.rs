@@ -2,8 +2,9 @@
 //!
 //! Submodules, one concern each: [`admission`] (slot, queue or shed), [`run`] (the task that
 //! runs a response's blocks in order), [`isolation`] (panics in user code), [`ledger`] (the
-//! counters and the drain's bookkeeping), [`drain`] (shutdown with a deadline). [`shared`]
-//! holds the state they share; [`batch`] is what a response hands over.
+//! counters and the drain's bookkeeping), [`drain`] (shutdown with a deadline), [`tracker`]
+//! (the tasks a drain waits for). [`shared`] holds the state they share; [`batch`] is what a
+//! response hands over.
 
 mod admission;
 mod batch;
@@ -12,6 +13,7 @@ mod isolation;
 mod ledger;
 mod run;
 mod shared;
+mod tracker;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -126,23 +128,21 @@ impl Executor {
     /// finished and what was left behind. Only this executor's work: another executor's blocks
     /// are neither waited for nor counted.
     ///
-    /// ```no_run
-    /// # async fn demo(listener: tokio::net::TcpListener, app: axum::Router) {
-    /// # let shutdown_signal = std::future::pending::<()>();
+    /// ```
     /// use std::time::Duration;
+    /// use after_response::{Completion, Config, Registry};
     ///
-    /// let executor = after_response::Config::default().max_in_flight(64).build();
-    /// let app = app.layer(executor.clone());
-    /// axum::serve(listener, app)
-    ///     .with_graceful_shutdown(shutdown_signal)
-    ///     .await
-    ///     .unwrap();
-    /// // The server has stopped producing responses; drain the work they left.
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let executor = Config::default().max_in_flight(64).build();
+    /// // In a server: `app.layer(executor.clone())`, then, once
+    /// // `axum::serve(..).with_graceful_shutdown(..)` has returned, drain the work it left.
+    /// let registry = executor.registry("export");
+    /// registry.defer(async { tokio::time::sleep(Duration::from_millis(5)).await });
+    /// drop(registry.attach(http::Response::new(String::new()))); // the response is sent
+    ///
     /// let report = executor.shutdown(Duration::from_secs(30)).await;
-    /// if !report.is_complete() {
-    ///     eprintln!("left {} running and {} unstarted", report.abandoned, report.never_started);
-    /// }
-    /// # }
+    /// assert_eq!((report.finished, report.abandoned, report.never_started), (1, 0, 0));
+    /// # });
     /// ```
     ///
     /// Call it after `axum::serve(..).with_graceful_shutdown(..)` has returned, on the runtime
@@ -216,19 +216,14 @@ pub fn stats() -> Stats {
 /// Drains the process default executor: [`Executor::shutdown`] on
 /// [`Executor::process_default`]. Executors you built are drained with their own `shutdown`.
 ///
-/// ```no_run
-/// # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
-/// # let stop = std::future::pending::<()>();
+/// ```
 /// use std::time::Duration;
 ///
-/// axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // Once `axum::serve(..).with_graceful_shutdown(..)` has returned:
 /// let report = after_response::shutdown(Duration::from_secs(10)).await;
-/// println!(
-///     "deferred work: {} finished, {} abandoned, {} never started",
-///     report.finished, report.abandoned, report.never_started
-/// );
-/// # Ok(())
-/// # }
+/// assert!(report.is_complete());
+/// # });
 /// ```
 pub async fn shutdown(deadline: Duration) -> DrainReport {
     Executor::process_default().shutdown(deadline).await
@@ -281,13 +276,11 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     };
     let account = executor.ledger.open(runnable);
     let queued = slot.is_none();
-    let task = run_batch(
-        batch,
-        outcome,
-        slot,
-        Claim::new(executor.clone(), account, queued),
-    );
-    executor.tracker.spawn_on(task, &runtime);
+    // Counted by the tracker from here; the claim ends the count when it drops (with the task,
+    // or with the task unpolled if the runtime drops it).
+    executor.tracker.task_started();
+    let claim = Claim::new(executor.clone(), account, queued);
+    drop(runtime.spawn(run_batch(batch, outcome, slot, claim)));
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

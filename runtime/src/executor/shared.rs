@@ -3,15 +3,14 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use tokio_util::task::TaskTracker;
-
 use super::admission::Admission;
 use super::ledger::Ledger;
+use super::tracker::Tracker;
 use crate::config::Config;
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) tracker: TaskTracker,
+    pub(crate) tracker: Tracker,
     pub(crate) admission: Admission,
     pub(crate) ledger: Ledger,
 }
@@ -21,7 +20,7 @@ impl Shared {
         Self {
             admission: Admission::new(config.max_in_flight, config.max_queued),
             config,
-            tracker: TaskTracker::new(),
+            tracker: Tracker::new(),
             ledger: Ledger::new(),
         }
     }

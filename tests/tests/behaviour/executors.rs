@@ -5,7 +5,7 @@
 use after_response_tests as common;
 use after_response_tests::ops;
 
-use after_response::{after_response, defer, Completion, Config, Executor, Registry};
+use after_response::{after_response, defer, Completion, Config, Executor, Registry, Stats};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
@@ -61,11 +61,11 @@ async fn two_routers_run_on_two_executors_each_bounding_counting_and_draining_it
         "narrow ran a second block at once"
     );
     assert_eq!(
-        ops::changes(&Default::default(), &narrow.stats()),
+        ops::changes(&Stats::default(), &narrow.stats()),
         [("in_flight", 2), ("shed", 1)]
     );
     assert_eq!(
-        ops::changes(&Default::default(), &wide.stats()),
+        ops::changes(&Stats::default(), &wide.stats()),
         [("in_flight", 3)]
     );
 
@@ -98,11 +98,11 @@ async fn two_routers_run_on_two_executors_each_bounding_counting_and_draining_it
     );
 
     assert_eq!(
-        ops::changes(&Default::default(), &narrow.stats()),
+        ops::changes(&Stats::default(), &narrow.stats()),
         [("finished", 2), ("shed", 1)]
     );
     assert_eq!(
-        ops::changes(&Default::default(), &wide.stats()),
+        ops::changes(&Stats::default(), &wide.stats()),
         [("finished", 3)]
     );
     assert_eq!(

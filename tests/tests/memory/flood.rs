@@ -7,7 +7,8 @@
 //! responses themselves are never held. Memory stays bounded: whatever the flood's size, the
 //! number of live blocks is `max_in_flight + max_queued`.
 //!
-//! This file installs its own `Config`, so it is a process of its own.
+//! Each test builds its own executor with that bound; the resident-memory figure is the
+//! process's, so the file lives in the `memory` binary.
 
 use after_response_tests as common;
 use after_response_tests::soak;

@@ -1,6 +1,6 @@
 //! The bound on work in flight: with `max_in_flight(8)`, 100 responses whose blocks wait never
-//! have more than 8 blocks running (a high-water mark, not a clock), and all 100 finish. One
-//! test: the configuration and the counters are process-wide.
+//! have more than 8 blocks running (a high-water mark, not a clock), and all 100 finish. On an
+//! executor of its own, so its counters are this test's alone.
 
 use after_response_tests as common;
 use after_response_tests::ops;

@@ -1,7 +1,7 @@
 //! Counters match what happened: every way a block can end moves exactly its own counter, over a
 //! real server on both protocols; a runtime dropped without a drain, and a body dropped with no
 //! runtime at all, count as lost and are logged. One test on runtimes it builds itself (so it
-//! can drop them); the counters are process-wide.
+//! can drop them), counting on an executor of its own.
 
 use after_response_tests as common;
 use after_response_tests::ops;

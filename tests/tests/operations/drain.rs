@@ -1,5 +1,6 @@
 //! Graceful drain: `shutdown` waits for blocks released while it waits, including work fired
-//! after it began, and reports them all finished. One test: the drain is process-wide.
+//! after it began, and reports them all finished. The drain is of the test's own
+//! executor.
 
 use after_response_tests as common;
 use after_response_tests::ops;

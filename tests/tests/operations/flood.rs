@@ -1,7 +1,6 @@
 //! The policy when full: with 2 slots and 3 places in the queue, a flood of responses whose
 //! blocks wait keeps exactly 5 responses' blocks in memory; the rest are shed at once (their
-//! captures freed), each logged and counted. One test: the configuration and the counters are
-//! process-wide.
+//! captures freed), each logged and counted. On an executor of its own.
 
 use after_response_tests as common;
 use after_response_tests::ops;

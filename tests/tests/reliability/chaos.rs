@@ -7,7 +7,7 @@
 //! each block once, with the outcome matching what the client did; and every block registered
 //! ends in exactly one counter, none lost.
 //!
-//! Installs its own `Config`, so it is a process of its own.
+//! Runs on an executor of its own with that tight bound.
 
 use after_response_tests as common;
 use after_response_tests::soak;

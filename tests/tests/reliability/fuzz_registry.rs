@@ -7,8 +7,8 @@
 //! the right outcome; and every block ends in exactly one counter (finished, failed, panicked,
 //! timed out, cancelled or skipped), none lost.
 //!
-//! 256 cases by default; `AFTER_RESPONSE_SOAK=full` runs 10,000. Its own process: it compares
-//! the process-wide counters after each case.
+//! 256 cases by default; `AFTER_RESPONSE_SOAK=full` runs 10,000. Every case registers on
+//! the test's own executor and compares its counters.
 
 use after_response_tests::soak;
 

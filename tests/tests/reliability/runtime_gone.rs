@@ -1,8 +1,8 @@
 //! Runtime gone: a response body dropped after its tokio runtime shut down. Its blocks cannot
 //! run; they are counted in `Stats::lost` and logged, and nothing panics.
 //!
-//! Uses the plain `Registry` API (no server: the point is where the body is dropped). The tests
-//! of this file read the process-wide counters, so they run one at a time.
+//! Uses the plain `Registry` API (no server: the point is where the body is dropped). Each test
+//! counts on an executor of its own.
 
 use after_response_tests as common;
 use after_response_tests::soak;

@@ -1,8 +1,8 @@
 //! Shutdown mid-load, over a real loopback server, HTTP/1.1 and HTTP/2 at once: the server is
 //! stopped while hundreds of blocks are in flight, and the drain report accounts for every one.
 //!
-//! Installs its own `Config` (a bound of `SLOTS` responses running at once, so that some work
-//! is still waiting for a slot at the deadline), so it is a process of its own.
+//! Runs on an executor of its own with a bound of `SLOTS` responses running at once, so that
+//! some work is still waiting for a slot at the deadline.
 
 use after_response_tests as common;
 use after_response_tests::soak;

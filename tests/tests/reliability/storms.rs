@@ -2,8 +2,7 @@
 //! disconnect storm, panic storm and handler cancellation.
 //!
 //! Short counts by default; `AFTER_RESPONSE_SOAK=full` selects the full ones (see
-//! `tests/RELIABILITY.md`). The tests of this file read the process-wide counters, so they
-//! run one at a time.
+//! `tests/RELIABILITY.md`). Each test's server counts on an executor of its own.
 
 use after_response_tests as common;
 use after_response_tests::soak;
