@@ -3,6 +3,7 @@
 //! reliability suite's helpers. A library, so it is compiled once for every test binary.
 #![allow(missing_docs, clippy::missing_panics_doc, clippy::must_use_candidate)]
 
+pub mod handlers;
 pub mod logs;
 pub mod ops;
 pub mod probe;

@@ -3,24 +3,14 @@
 //! creates its registry in `call`. The handlers are the same code whatever executor runs them.
 
 use after_response_tests as common;
+use after_response_tests::handlers::held;
 use after_response_tests::ops;
 
 use after_response::{after_response, defer, Completion, Config, Executor, Registry, Stats};
-use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use common::probe::{Event, Probe};
+use common::probe::Probe;
 use common::{within, Proto, Server, PATIENCE};
-
-#[after_response]
-async fn held(State(probe): State<Probe>) -> &'static str {
-    defer! {
-        probe.send(Event::Step("started"));
-        probe.wait_for_gate().await;
-        probe.send(Event::Step("finished"));
-    }
-    "held"
-}
 
 #[after_response]
 async fn quick() -> &'static str {

@@ -3,12 +3,11 @@
 //! executor.
 
 use after_response_tests as common;
+use after_response_tests::handlers::held;
 use after_response_tests::ops;
 
 use std::pin::pin;
 
-use after_response::{after_response, defer};
-use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use common::probe::{Event, Probe};
@@ -16,16 +15,6 @@ use common::{logs, within, Proto, Server, PATIENCE};
 use futures_util::future::poll_immediate;
 
 const REQUESTS: usize = 200;
-
-#[after_response]
-async fn held(State(probe): State<Probe>) -> &'static str {
-    defer! {
-        probe.send(Event::Step("started"));
-        probe.wait_for_gate().await;
-        probe.send(Event::Step("finished"));
-    }
-    "held"
-}
 
 #[test]
 fn shutdown_waits_for_every_block_released_while_it_waits() {
