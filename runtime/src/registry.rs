@@ -162,6 +162,14 @@ impl Registry {
     }
 }
 
+impl Executor {
+    /// A registry for the handler called `handler` on this executor, wherever it is created.
+    #[must_use]
+    pub fn registry(&self, handler: &'static str) -> Registry {
+        Registry::on(handler, self.clone())
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         // Nobody can await a completion here: no response was produced.

@@ -48,12 +48,6 @@ impl Executor {
             inner: CURRENT.scope(self.clone(), future),
         }
     }
-
-    /// A registry for the handler called `handler` on this executor, wherever it is created.
-    #[must_use]
-    pub fn registry(&self, handler: &'static str) -> crate::Registry {
-        crate::Registry::on(handler, self.clone())
-    }
 }
 
 pin_project_lite::pin_project! {
