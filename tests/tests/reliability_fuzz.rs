@@ -242,6 +242,9 @@ struct Model {
     complete: bool,
     /// Data bytes forwarded.
     bytes: u64,
+    /// The length announced at the start was overrun, or the body ended short of it: the
+    /// client cannot have the response (HTTP/1 cuts or closes, HTTP/2 clients reject it).
+    wrong_length: bool,
 }
 
 /// Polls the wrapper as `case.consumer` would until the drop point, checking each poll
@@ -301,7 +304,10 @@ fn drive(
         prop_assert_eq!(log.polls, inner_polls + 1);
         prop_assert_eq!(Some(&seen), log.last.as_ref());
         match &seen {
-            Seen::Data(data) => model.bytes += data.len() as u64,
+            Seen::Data(data) => {
+                model.bytes += data.len() as u64;
+                model.wrong_length |= exact_at_start.is_some_and(|len| model.bytes > len);
+            }
             Seen::Error => model.errored = true,
             Seen::End => {
                 wrapper_ended = true;
@@ -318,6 +324,9 @@ fn drive(
             && (end_of(case, log.next) || exact_at_start == Some(model.bytes))
         {
             model.complete = true;
+        }
+        if matches!(seen, Seen::Data(_) | Seen::Trailers(_) | Seen::End) && model.complete {
+            model.wrong_length |= exact_at_start.is_some_and(|len| model.bytes < len);
         }
     }
 }
@@ -353,7 +362,7 @@ fn check(case: &Case, runtime: &tokio::runtime::Runtime) -> Result<OutcomeKind, 
         || case.status == StatusCode::NO_CONTENT
         || case.status == StatusCode::NOT_MODIFIED;
     // Unpolled: discarded on purpose (HEAD, HTTP/1.1 204/304), see the README's limits.
-    let expected = if bodyless || !model.polled || (model.complete && !model.errored) {
+    let expected = if bodyless || !model.polled || (model.complete && !model.errored && !model.wrong_length) {
         OutcomeKind::Completed
     } else {
         OutcomeKind::Aborted
