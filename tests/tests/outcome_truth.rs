@@ -9,5 +9,7 @@ mod connection;
 mod handlers;
 #[path = "outcome_truth/harness.rs"]
 mod harness;
+#[path = "outcome_truth/ordering.rs"]
+mod ordering;
 #[path = "outcome_truth/shapes.rs"]
 mod shapes;
