@@ -11,5 +11,7 @@ mod handlers;
 mod harness;
 #[path = "outcome_truth/ordering.rs"]
 mod ordering;
+#[path = "outcome_truth/proxy.rs"]
+mod proxy;
 #[path = "outcome_truth/shapes.rs"]
 mod shapes;
