@@ -28,6 +28,7 @@ mod start_delay;
 mod stats;
 mod throughput;
 mod trace;
+mod bigframe;
 mod variants;
 
 use std::time::Instant;
@@ -61,7 +62,7 @@ fn main() -> Result<(), Error> {
                 .install()
                 .map_err(|error| error.to_string())?,
             "-h" | "--help" => {
-                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
+                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
@@ -73,6 +74,15 @@ fn main() -> Result<(), Error> {
     clock::now_ns();
 
     let server = Server::new(SERVER_WORKERS)?;
+    if only.as_deref() == Some("bigframe") {
+        // `--variant 3`: with one block; otherwise plain axum (see bench/callgrind.sh).
+        let addr = server.serve(bigframe::router(variant.as_deref() == Some("3")))?;
+        let client = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        println!("{}", client.block_on(bigframe::run(addr))?);
+        return Ok(());
+    }
     let mut targets = Vec::new();
     for v in Variant::ALL {
         // `--variant 3` keeps the baseline and variant 3 (e.g. to profile one under callgrind).

@@ -74,6 +74,7 @@ pub fn router() -> Router<Report> {
         .route("/short", get(short_body))
         .route("/big", get(big_frame))
         .route("/big-untracked", get(big_frame_untracked))
+        .route("/big-unbuffered", get(big_frame_unbuffered))
         .route("/stream", get(chunked_stream))
         .route("/stream-untracked", get(chunked_stream_untracked))
         .route("/sse-endless", get(sse_endless))
@@ -149,6 +150,15 @@ async fn big_frame(State(report): State<Report>) -> Body {
     defer! { plain.plain(); }
     defer!(|outcome| { always.always(outcome); });
     Body::from(big_bytes())
+}
+
+/// The big body, asking a proxy in front not to buffer it (nginx's `X-Accel-Buffering`).
+#[after_response]
+async fn big_frame_unbuffered(State(report): State<Report>) -> impl IntoResponse {
+    let (plain, always) = (report.clone(), report);
+    defer! { plain.plain(); }
+    defer!(|outcome| { always.always(outcome); });
+    ([("x-accel-buffering", "no")], Body::from(big_bytes()))
 }
 
 async fn big_frame_untracked() -> Body {

@@ -107,13 +107,13 @@ async fn read_all_through(extra: &str) {
     assert_eq!(outcome.body_bytes(), BIG_LEN as u64);
 }
 
-/// Reads 1 MB of `/big` through nginx, then hangs up; returns the upstream outcome.
-async fn hang_up_through(extra: &str) -> Option<after_response::Outcome> {
+/// Reads 1 MB of `path` through nginx, then hangs up; returns the upstream outcome.
+async fn hang_up_through(extra: &str, path: &str) -> Option<after_response::Outcome> {
     let binary = nginx_binary()?;
     let mut server = Server::start(handlers::router()).await;
     let nginx = Nginx::start(&binary, server.addr, extra).await;
     let mut client = Client::connect(Proto::Http11, nginx.addr).await;
-    let mut response = client.get("/big").await;
+    let mut response = client.get(path).await;
     let read = read_at_least(response.body_mut(), 1_000_000).await;
     client.hang_up();
     drop(response);
@@ -152,7 +152,7 @@ async fn behind_buffering_nginx_completed_means_the_proxy_has_it() {
     client.hang_up();
     drop(response);
     // A client that leaves part-way: reported, not asserted (a race inside nginx).
-    if let Some(outcome) = hang_up_through("").await {
+    if let Some(outcome) = hang_up_through("", "/big").await {
         eprintln!("nginx (default buffering), client left after 1 MB: {}", outcome.kind());
     }
 }
@@ -161,9 +161,19 @@ async fn behind_buffering_nginx_completed_means_the_proxy_has_it() {
 /// leaves, nginx closes the upstream connection and the body is Aborted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_unbuffered_nginx_a_client_that_leaves_is_aborted() {
-    let Some(outcome) = hang_up_through("proxy_buffering off;").await else {
+    let Some(outcome) = hang_up_through("proxy_buffering off;", "/big").await else {
         return;
     };
     assert_eq!(outcome.kind(), Aborted, "{outcome:?}");
     assert!(outcome.body_bytes() < BIG_LEN as u64);
+}
+
+/// The per-response switch: a handler that sends `X-Accel-Buffering: no` gets the unbuffered
+/// behaviour under nginx's default configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nginx_x_accel_buffering_no_makes_a_leaving_client_aborted() {
+    let Some(outcome) = hang_up_through("", "/big-unbuffered").await else {
+        return;
+    };
+    assert_eq!(outcome.kind(), Aborted, "{outcome:?}");
 }
