@@ -13,6 +13,7 @@ use axum::Router;
 use bytes::Bytes;
 
 use crate::client::{Conn, Error, Proto};
+use crate::server::Server;
 
 /// The body: 20 MiB in one frame.
 pub const BIG_FRAME_LEN: usize = 20 * 1024 * 1024;
@@ -38,7 +39,7 @@ async fn one_defer() -> Body {
 }
 
 /// `GET /` answers the 20 MiB body, with one block when `with_block`.
-pub fn router(with_block: bool) -> Router {
+fn router(with_block: bool) -> Router {
     if with_block {
         Router::new().route("/", get(one_defer))
     } else {
@@ -46,9 +47,18 @@ pub fn router(with_block: bool) -> Router {
     }
 }
 
+/// Serves one side of the pair on `server` (`--variant 3`: with one block; otherwise plain
+/// axum) and drives it, printing the section.
+pub fn serve_and_run(server: &Server, with_block: bool) -> Result<(), Error> {
+    let addr = server.serve(router(with_block))?;
+    let client = crate::client::runtime()?;
+    println!("{}", client.block_on(run(addr))?);
+    Ok(())
+}
+
 /// One warm-up request, then [`BIG_FRAME_REQUESTS`] sequential ones on one keep-alive
 /// connection, each read to its end.
-pub async fn run(addr: std::net::SocketAddr) -> Result<String, Error> {
+async fn run(addr: std::net::SocketAddr) -> Result<String, Error> {
     let mut conn = Conn::open(addr, Proto::Http1).await?;
     conn.get("/").await?;
     let started = std::time::Instant::now();

@@ -16,6 +16,7 @@
 
 mod alloc;
 mod allocs;
+mod bigframe;
 mod bodies;
 mod client;
 mod clock;
@@ -28,7 +29,6 @@ mod start_delay;
 mod stats;
 mod throughput;
 mod trace;
-mod bigframe;
 mod variants;
 
 use std::time::Instant;
@@ -44,6 +44,8 @@ static ALLOCATOR: alloc::Counting = alloc::Counting;
 /// Server worker threads: one of the two cores; the client runtime takes the other.
 const SERVER_WORKERS: usize = 1;
 
+// One flat list of the sections, in the order they print.
+#[allow(clippy::too_many_lines)]
 fn main() -> Result<(), Error> {
     let mut quick = false;
     let mut only: Option<String> = None;
@@ -75,13 +77,7 @@ fn main() -> Result<(), Error> {
 
     let server = Server::new(SERVER_WORKERS)?;
     if only.as_deref() == Some("bigframe") {
-        // `--variant 3`: with one block; otherwise plain axum (see bench/callgrind.sh).
-        let addr = server.serve(bigframe::router(variant.as_deref() == Some("3")))?;
-        let client = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        println!("{}", client.block_on(bigframe::run(addr))?);
-        return Ok(());
+        return bigframe::serve_and_run(&server, variant.as_deref() == Some("3"));
     }
     let mut targets = Vec::new();
     for v in Variant::ALL {
@@ -94,9 +90,7 @@ fn main() -> Result<(), Error> {
         }
     }
     let probes = server.serve(probes::router())?;
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let client = client::runtime()?;
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(

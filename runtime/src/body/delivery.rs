@@ -50,7 +50,10 @@ impl DeliveryRecord {
     /// (HTTP/1 cuts it, HTTP/2 clients reject it).
     pub(crate) fn handed(&mut self, len: usize) {
         self.body_bytes += len as u64;
-        if self.announced.is_some_and(|announced| self.body_bytes > announced) {
+        if self
+            .announced
+            .is_some_and(|announced| self.body_bytes > announced)
+        {
             self.broken = true;
         }
     }
@@ -63,7 +66,10 @@ impl DeliveryRecord {
     /// The body ended (its last data, its trailers, or `None`): complete if nothing announced
     /// is missing, broken otherwise.
     pub(crate) fn ended(&mut self) {
-        if self.announced.is_some_and(|announced| self.body_bytes < announced) {
+        if self
+            .announced
+            .is_some_and(|announced| self.body_bytes < announced)
+        {
             self.broken = true;
         }
         if self.stage == DeliveryStage::Sending {

@@ -93,7 +93,7 @@ where
                             }
                         });
                     }
-                            Frame::data(data)
+                    Frame::data(data)
                 }
                 Err(frame) => {
                     // Trailers are a message's last frame, on both protocols.

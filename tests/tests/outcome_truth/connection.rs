@@ -18,7 +18,11 @@ async fn read_until(stream: &mut TcpStream, needle: &str) -> String {
     within(needle, async {
         while !String::from_utf8_lossy(&seen).contains(needle) {
             let read = stream.read(&mut buffer).await.unwrap();
-            assert!(read > 0, "closed before {needle:?}: {}", String::from_utf8_lossy(&seen));
+            assert!(
+                read > 0,
+                "closed before {needle:?}: {}",
+                String::from_utf8_lossy(&seen)
+            );
             seen.extend_from_slice(&buffer[..read]);
         }
     })
@@ -41,7 +45,11 @@ async fn http10_without_keep_alive_is_completed_and_closed() {
         assert!(response.starts_with(b"HTTP/1.0 200 OK\r\n"), "{path}");
         let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let outcome = server.expect(&format!("HTTP/1.0 {path}"), Completed).await;
-        assert_eq!(outcome.body_bytes(), (response.len() - head_end) as u64, "{path}");
+        assert_eq!(
+            outcome.body_bytes(),
+            (response.len() - head_end) as u64,
+            "{path}"
+        );
     }
 }
 
@@ -54,10 +62,17 @@ async fn pipelined_second_response_never_waits_for_the_first_block() {
     // Both responses arrive while the first response's plain block is still waiting.
     let responses = read_until(&mut stream, "small").await;
     assert!(responses.contains("gated"), "{responses}");
-    assert_eq!(GATE.available_permits(), 0, "the first block is still waiting");
+    assert_eq!(
+        GATE.available_permits(),
+        0,
+        "the first block is still waiting"
+    );
     GATE.add_permits(1);
     let outcomes = server.outcomes("pipelined", 2).await;
-    assert!(outcomes.iter().all(|o| o.kind() == Completed), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(|o| o.kind() == Completed),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

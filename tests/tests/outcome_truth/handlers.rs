@@ -54,7 +54,7 @@ pub fn file_dir() -> &'static Path {
         let current = std::fs::metadata(&file).map(|m| m.len()).ok();
         if current != Some(FILE_LEN) {
             let staging = dir.join(format!("big.bin.{}", std::process::id()));
-            std::fs::write(&staging, pattern_bytes(FILE_LEN as usize)).unwrap();
+            std::fs::write(&staging, pattern_bytes(usize::try_from(FILE_LEN).unwrap())).unwrap();
             std::fs::rename(&staging, &file).unwrap();
         }
         dir
@@ -92,7 +92,9 @@ pub fn router() -> Router<Report> {
 async fn serve_file(State(report): State<Report>, request: Request) -> Response {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     let response = ServeFile::new(file_path()).oneshot(request).await;
     response.unwrap().map(Body::new)
 }
@@ -101,7 +103,9 @@ async fn serve_file(State(report): State<Report>, request: Request) -> Response 
 async fn serve_dir(State(report): State<Report>, request: Request) -> Response {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     // The router hands the whole path on: strip the route's prefix as `nest_service` would.
     let (mut parts, body) = request.into_parts();
     let rest = parts.uri.path().trim_start_matches("/dir").to_owned();
@@ -116,7 +120,9 @@ async fn serve_dir(State(report): State<Report>, request: Request) -> Response {
 async fn reader_stream(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     let file = tokio::fs::File::open(file_path()).await.unwrap();
     let stream = tokio_util::io::ReaderStream::new(file);
     (
@@ -129,7 +135,9 @@ async fn reader_stream(State(report): State<Report>) -> impl IntoResponse {
 async fn short_body(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     let chunk = Bytes::from(vec![b's'; SHORT_SENT]);
     let stream = futures_util::stream::iter([Ok::<_, Infallible>(chunk)]);
     (
@@ -148,7 +156,9 @@ fn big_bytes() -> Bytes {
 async fn big_frame(State(report): State<Report>) -> Body {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     Body::from(big_bytes())
 }
 
@@ -157,7 +167,9 @@ async fn big_frame(State(report): State<Report>) -> Body {
 async fn big_frame_unbuffered(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     ([("x-accel-buffering", "no")], Body::from(big_bytes()))
 }
 
@@ -167,7 +179,10 @@ async fn big_frame_untracked() -> Body {
 
 /// Two frames of unknown length: the second bigger than a slice.
 fn two_frame_stream() -> Body {
-    let frames = [Bytes::from_static(b"first frame;"), big_bytes().slice(..300_000)];
+    let frames = [
+        Bytes::from_static(b"first frame;"),
+        big_bytes().slice(..300_000),
+    ];
     Body::from_stream(futures_util::stream::iter(frames.map(Ok::<_, Infallible>)))
 }
 
@@ -175,7 +190,9 @@ fn two_frame_stream() -> Body {
 async fn chunked_stream(State(report): State<Report>) -> Body {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     two_frame_stream()
 }
 
@@ -187,8 +204,11 @@ async fn chunked_stream_untracked() -> Body {
 async fn sse_endless(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
-    let ticks = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Event::default().data("tick")));
+    defer!(|outcome| {
+        always.always(outcome);
+    });
+    let ticks =
+        futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Event::default().data("tick")));
     Sse::new(ticks)
 }
 
@@ -196,8 +216,11 @@ async fn sse_endless(State(report): State<Report>) -> impl IntoResponse {
 async fn sse_finite(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
-    let events = (0..SSE_EVENTS).map(|i| Ok::<_, Infallible>(Event::default().data(format!("event {i}"))));
+    defer!(|outcome| {
+        always.always(outcome);
+    });
+    let events =
+        (0..SSE_EVENTS).map(|i| Ok::<_, Infallible>(Event::default().data(format!("event {i}"))));
     // One event at a time, with a pause between, as a real event source would.
     let paced = futures_util::stream::iter(events).then(|event| async move {
         tokio::task::yield_now().await;
@@ -210,7 +233,9 @@ async fn sse_finite(State(report): State<Report>) -> impl IntoResponse {
 async fn websocket(State(report): State<Report>, upgrade: WebSocketUpgrade) -> Response {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     upgrade.on_upgrade(|mut socket| async move {
         // Echo one message: the session outlives the 101 response.
         if let Some(Ok(message)) = socket.recv().await {
@@ -223,7 +248,9 @@ async fn websocket(State(report): State<Report>, upgrade: WebSocketUpgrade) -> R
 async fn redirect(State(report): State<Report>) -> Redirect {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     Redirect::to("/small")
 }
 
@@ -231,7 +258,9 @@ async fn redirect(State(report): State<Report>) -> Redirect {
 async fn status_headers_json(State(report): State<Report>) -> impl IntoResponse {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     (
         StatusCode::CREATED,
         [("x-shape", "status-headers-json")],
@@ -248,7 +277,9 @@ fn serde_json_value() -> std::collections::BTreeMap<&'static str, u32> {
 async fn endless(State(report): State<Report>) -> Body {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     let first = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from_static(b"first"))]);
     Body::from_stream(first.chain(futures_util::stream::pending()))
 }
@@ -257,7 +288,9 @@ async fn endless(State(report): State<Report>) -> Body {
 async fn small(State(report): State<Report>) -> &'static str {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     "small"
 }
 
@@ -269,7 +302,9 @@ async fn gated(State(report): State<Report>) -> &'static str {
         GATE.acquire().await.unwrap().forget();
         plain.plain();
     }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     "gated"
 }
 
@@ -277,7 +312,8 @@ async fn gated(State(report): State<Report>) -> &'static str {
 async fn echo(State(report): State<Report>, body: Bytes) -> Bytes {
     let (plain, always) = (report.clone(), report);
     defer! { plain.plain(); }
-    defer!(|outcome| { always.always(outcome); });
+    defer!(|outcome| {
+        always.always(outcome);
+    });
     body
 }
-

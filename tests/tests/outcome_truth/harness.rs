@@ -171,12 +171,13 @@ impl Client {
     pub async fn connect(proto: Proto, addr: SocketAddr) -> Self {
         let io = TokioIo::new(connect_small(addr).await);
         let (sender, connection) = if proto == Proto::Http2 {
-            let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                .initial_stream_window_size(65_535)
-                .initial_connection_window_size(65_535)
-                .handshake(io)
-                .await
-                .unwrap();
+            let (sender, connection) =
+                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                    .initial_stream_window_size(65_535)
+                    .initial_connection_window_size(65_535)
+                    .handshake(io)
+                    .await
+                    .unwrap();
             let task = tokio::spawn(async move {
                 let _ = connection.await;
             });

@@ -71,7 +71,7 @@ impl Scan {
         found as u64
     }
 
-    /// Counts frames with END_STREAM on a client stream (HEADERS or DATA), once written whole.
+    /// Counts frames with `END_STREAM` on a client stream (HEADERS or DATA), once written whole.
     fn frames(&mut self, mut bytes: &[u8]) -> u64 {
         let mut ended = 0;
         while !bytes.is_empty() {
@@ -172,10 +172,18 @@ async fn ordered(
         let _ = started.send((index, log.responses_written.load(SeqCst)));
     }
     match index % 3 {
-        0 => Body::from(format!("response {index}{}", std::str::from_utf8(END).unwrap())),
+        0 => Body::from(format!(
+            "response {index}{}",
+            std::str::from_utf8(END).unwrap()
+        )),
         1 => {
-            let frames = [Bytes::from(format!("response {index} ")), Bytes::from_static(END)];
-            Body::from_stream(futures_util::stream::iter(frames.map(Ok::<_, std::io::Error>)))
+            let frames = [
+                Bytes::from(format!("response {index} ")),
+                Bytes::from_static(END),
+            ];
+            Body::from_stream(futures_util::stream::iter(
+                frames.map(Ok::<_, std::io::Error>),
+            ))
         }
         _ => {
             let mut body = vec![b'.'; 200 * 1024];
@@ -189,14 +197,17 @@ async fn ordered(
 async fn serve(listener: tokio::net::TcpListener, proto: Proto, started: Started) {
     let router = Router::new().route("/ordered/{index}", get(ordered));
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         let log = Arc::new(WriteLog::default());
         let (router, started, for_requests) = (router.clone(), started.clone(), Arc::clone(&log));
-        let service = tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(Arc::clone(&for_requests));
-            request.extensions_mut().insert(started.clone());
-            router.clone().oneshot(request.map(Body::new))
-        });
+        let service =
+            tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(Arc::clone(&for_requests));
+                request.extensions_mut().insert(started.clone());
+                router.clone().oneshot(request.map(Body::new))
+            });
         let io = TokioIo::new(Recorded {
             inner: stream,
             proto,

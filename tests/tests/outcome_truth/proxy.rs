@@ -102,8 +102,13 @@ async fn read_all_through(extra: &str) {
     let nginx = Nginx::start(&binary, server.addr, extra).await;
     let mut client = Client::connect(Proto::Http11, nginx.addr).await;
     let response = client.get("/big").await;
-    assert_eq!(read_to_end(response.into_body()).await.unwrap(), BIG_LEN as u64);
-    let outcome = server.expect(&format!("nginx [{extra}] read all"), Completed).await;
+    assert_eq!(
+        read_to_end(response.into_body()).await.unwrap(),
+        BIG_LEN as u64
+    );
+    let outcome = server
+        .expect(&format!("nginx [{extra}] read all"), Completed)
+        .await;
     assert_eq!(outcome.body_bytes(), BIG_LEN as u64);
 }
 
@@ -146,14 +151,19 @@ async fn behind_buffering_nginx_completed_means_the_proxy_has_it() {
     let mut client = Client::connect(Proto::Http11, nginx.addr).await;
     let response = client.get("/big").await;
     // The client reads no body byte before the upstream outcome is known.
-    let outcome = server.expect("nginx buffering, client not reading", Completed).await;
+    let outcome = server
+        .expect("nginx buffering, client not reading", Completed)
+        .await;
     assert_eq!(outcome.body_bytes(), BIG_LEN as u64);
     eprintln!("nginx (default buffering): upstream Completed with {BIG_LEN} bytes before its client read a byte");
     client.hang_up();
     drop(response);
     // A client that leaves part-way: reported, not asserted (a race inside nginx).
     if let Some(outcome) = hang_up_through("", "/big").await {
-        eprintln!("nginx (default buffering), client left after 1 MB: {}", outcome.kind());
+        eprintln!(
+            "nginx (default buffering), client left after 1 MB: {}",
+            outcome.kind()
+        );
     }
 }
 

@@ -191,8 +191,11 @@ async fn framing_is_what_it_is_without_the_crate() {
                 // HTTP/1.0 closes after each response: one connection per request.
                 let mut client = Client::connect(proto, server.addr).await;
                 let response = client.get(path).await;
-                let headers = [http::header::CONTENT_LENGTH, http::header::TRANSFER_ENCODING]
-                    .map(|name| response.headers().get(name).cloned());
+                let headers = [
+                    http::header::CONTENT_LENGTH,
+                    http::header::TRANSFER_ENCODING,
+                ]
+                .map(|name| response.headers().get(name).cloned());
                 let body = response.into_body().collect().await.unwrap().to_bytes();
                 framing.push((headers, body));
             }
@@ -214,5 +217,7 @@ async fn http2_rst_stream_mid_body_is_aborted_and_the_connection_serves_on() {
     assert_eq!(outcome.body_bytes(), 5);
     let response = client.get("/small").await;
     assert_eq!(read_to_end(response.into_body()).await.unwrap(), 5);
-    server.expect("next stream on the same connection", Completed).await;
+    server
+        .expect("next stream on the same connection", Completed)
+        .await;
 }
