@@ -3,8 +3,9 @@
 //! `Registry::attach` with a scripted `http_body::Body`.
 //!
 //! For every case: the wrapper forwards exactly the inner body's frames (and its `size_hint`
-//! and `is_end_stream`), never polls the inner body after it returned `None`, keeps answering
-//! `None` after `None`, and fires its blocks exactly once with the outcome the spec gives.
+//! and `is_end_stream`), never polls the inner body after it ended (`None`, or data after
+//! which it said `is_end_stream`), answers `None` from then on, and fires its blocks exactly
+//! once with the outcome the spec gives.
 //!
 //! 512 cases by default; `AFTER_RESPONSE_SOAK=full` runs 50,000.
 
@@ -327,6 +328,11 @@ fn drive(
         {
             model.complete = true;
         }
+        // Data after which the inner body says it ended is its end: `None` from then on,
+        // without polling it again.
+        if matches!(seen, Seen::Data(_)) && end_of(case, log.next) {
+            wrapper_ended = true;
+        }
         if matches!(seen, Seen::Data(_) | Seen::Trailers(_) | Seen::End) && model.complete {
             model.wrong_length |= exact_at_start.is_some_and(|len| model.bytes < len);
         }
@@ -350,7 +356,12 @@ fn check(case: &Case, runtime: &tokio::runtime::Runtime) -> Result<OutcomeKind, 
     let response = registry.attach(response);
     let completion = Completion::of(&response);
     let mut body = response.into_body();
-    let model = drive(&case, &mut body, &log)?;
+    // The frames, too, are dropped where a runtime is current, as a server drops them: a body's
+    // last bytes can carry its blocks.
+    let model = {
+        let _entered = runtime.enter();
+        drive(&case, &mut body, &log)?
+    };
     // Dropped where a runtime is current, as a server drops it.
     runtime.block_on(async {
         drop(body);

@@ -77,6 +77,13 @@ impl DeliveryRecord {
         }
     }
 
+    /// The body ended and said so (`None`, or `is_end_stream` after its last data): it is not
+    /// polled again.
+    pub(crate) fn finished(&mut self) {
+        self.ended();
+        self.stage = DeliveryStage::Finished;
+    }
+
     pub(crate) fn is_complete(&self) -> bool {
         matches!(
             self.stage,

@@ -21,8 +21,8 @@ pin_project_lite::pin_project! {
     /// response's deferred blocks with the outcome it observed.
     ///
     /// `size_hint` and `is_end_stream` are forwarded unchanged (so `Content-Length` and the
-    /// transfer coding are what they would be without it), and after the end it keeps
-    /// answering `None` without polling `B` again. With `Bytes` data, a frame over 64 KiB is
+    /// transfer coding are what they would be without it); once `B` has ended (`None`, or
+    /// `is_end_stream` after its last data) it answers `None` without polling `B` again. With `Bytes` data, a frame over 64 KiB is
     /// handed on in 64 KiB slices of the same buffer (no copy), so that the connection takes
     /// it as the socket drains; and the body's last bytes carry the blocks, which fire only
     /// when both the body and those bytes have been dropped by the connection.
@@ -68,6 +68,9 @@ where
             let data = release::into_data(slice).expect("only `Bytes` data is sliced");
             return Poll::Ready(Some(Ok(Frame::data(data))));
         }
+        if record.is_handed_off() {
+            return Poll::Ready(None);
+        }
         let stage = record.with(|record| {
             if record.stage == DeliveryStage::Unpolled {
                 record.stage = DeliveryStage::Sending;
@@ -88,7 +91,9 @@ where
                     } else {
                         record.with(|record| {
                             record.handed(data.remaining());
-                            if end_stream || record.reached_announced() {
+                            if end_stream {
+                                record.finished();
+                            } else if record.reached_announced() {
                                 record.ended();
                             }
                         });
@@ -108,10 +113,7 @@ where
                 return Poll::Ready(Some(Err(error)));
             }
             None => {
-                record.with(|record| {
-                    record.ended();
-                    record.stage = DeliveryStage::Finished;
-                });
+                record.with(DeliveryRecord::finished);
                 return Poll::Ready(None);
             }
         };
@@ -119,11 +121,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty()
-            && (self.inner.is_end_stream()
-                || self
-                    .record
-                    .read(|record| record.stage == DeliveryStage::Finished))
+        self.rest.is_empty() && (self.inner.is_end_stream() || self.record.finished())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -148,15 +146,19 @@ where
 /// frame's last slice may turn out to be the last (the body says so only with its next poll),
 /// so each carries a share.
 fn hand_bytes(slice: Bytes, rest: &Bytes, end_stream: bool, record: &mut RecordSlot) -> Bytes {
-    let may_be_last = record.with(|record| {
+    let (last, may_be_last) = record.with(|record| {
         record.handed(slice.len());
         let last = rest.is_empty() && (end_stream || record.reached_announced());
-        if last {
+        if last && end_stream {
+            record.finished();
+        } else if last {
             record.ended();
         }
-        last || (rest.is_empty() && record.announced.is_none())
+        (last, last || (rest.is_empty() && record.announced.is_none()))
     });
-    if may_be_last {
+    if last && end_stream {
+        record.hand_off_with(slice)
+    } else if may_be_last {
         record.attach_to(slice)
     } else {
         slice
@@ -165,9 +167,7 @@ fn hand_bytes(slice: Bytes, rest: &Bytes, end_stream: bool, record: &mut RecordS
 
 impl<B> std::fmt::Debug for DeferredBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (body_bytes, complete) = self
-            .record
-            .read(|record| (record.body_bytes, record.is_complete()));
+        let (body_bytes, complete) = self.record.progress();
         f.debug_struct("DeferredBody")
             .field("body_bytes", &body_bytes)
             .field("complete", &complete)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
-use super::delivery::DeliveryRecord;
+use super::delivery::{DeliveryRecord, DeliveryStage};
 
 /// The largest data frame handed to the connection at once. A connection takes a frame whole
 /// into its write buffer, and polls for the next one only when that buffer has room, so a body
@@ -41,13 +41,19 @@ pub(crate) fn next_slice(rest: &mut Bytes) -> Bytes {
     }
 }
 
-/// Where a body keeps its delivery record: in the body until the last bytes are handed on,
-/// then shared with those bytes, so that the record (and with it the batch) is dropped by
-/// whichever of the body and the connection lets go last.
+/// Where a body keeps its delivery record: in the body until bytes that may be the last are
+/// handed on, then shared with those bytes, so that the record (and with it the batch) is
+/// dropped by whichever of the body and the connection lets go last; or, when the body has
+/// ended for good, given to its last bytes outright.
 pub(crate) enum RecordSlot {
     Inline(DeliveryRecord),
     Shared(Arc<Mutex<DeliveryRecord>>),
-    /// Only while moving from inline to shared.
+    /// The body ended (`is_end_stream` after its last data) and its record went with its last
+    /// bytes: nothing the body does later can change the outcome.
+    HandedOff {
+        body_bytes: u64,
+    },
+    /// Only while moving out of `Inline`.
     Moving,
 }
 
@@ -56,16 +62,55 @@ impl RecordSlot {
         match self {
             Self::Inline(record) => f(record),
             Self::Shared(shared) => f(&mut lock(shared)),
-            Self::Moving => unreachable!("a record slot is never left moving"),
+            Self::HandedOff { .. } | Self::Moving => {
+                unreachable!("a handed-off record is not touched again")
+            }
         }
     }
 
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&DeliveryRecord) -> R) -> R {
+    pub(crate) fn is_handed_off(&self) -> bool {
+        matches!(self, Self::HandedOff { .. })
+    }
+
+    /// `(body_bytes, complete)`, for `Debug`.
+    pub(crate) fn progress(&self) -> (u64, bool) {
+        match self {
+            Self::HandedOff { body_bytes } => (*body_bytes, true),
+            _ => self.read(|record| (record.body_bytes, record.is_complete())),
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&DeliveryRecord) -> R) -> R {
         match self {
             Self::Inline(record) => f(record),
             Self::Shared(shared) => f(&lock(shared)),
-            Self::Moving => unreachable!("a record slot is never left moving"),
+            Self::HandedOff { .. } | Self::Moving => {
+                unreachable!("read only inline or shared")
+            }
         }
+    }
+
+    /// `true` once the body is known to have ended (`None` seen, or handed off at its end).
+    pub(crate) fn finished(&self) -> bool {
+        self.is_handed_off() || self.read(|record| record.stage == DeliveryStage::Finished)
+    }
+
+    /// The body's last bytes, `bytes`, given the record outright (one allocation, no lock):
+    /// the blocks fire when the connection drops them. Shared instead if already shared.
+    pub(crate) fn hand_off_with(&mut self, bytes: Bytes) -> Bytes {
+        if !matches!(self, Self::Inline(_)) {
+            return self.attach_to(bytes);
+        }
+        let Self::Inline(record) = std::mem::replace(self, Self::Moving) else {
+            unreachable!("checked inline above")
+        };
+        *self = Self::HandedOff {
+            body_bytes: record.body_bytes,
+        };
+        Bytes::from_owner(LastBytes {
+            bytes,
+            _record: record,
+        })
     }
 
     /// `bytes`, holding a share of the record: the connection drops them once it has written
@@ -92,13 +137,13 @@ fn lock(shared: &Mutex<DeliveryRecord>) -> MutexGuard<'_, DeliveryRecord> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A body's last bytes with a share of its delivery record.
-struct LastBytes {
+/// A body's last bytes with its delivery record (`DeliveryRecord`) or a share of it.
+struct LastBytes<R> {
     bytes: Bytes,
-    _record: Arc<Mutex<DeliveryRecord>>,
+    _record: R,
 }
 
-impl AsRef<[u8]> for LastBytes {
+impl<R> AsRef<[u8]> for LastBytes<R> {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
     }
