@@ -9,6 +9,11 @@
 # keep-alive requests at each (`--quick --only allocs`). The server worker thread's instruction
 # total minus the median total of baseline-only runs, divided by 2 200, is V's cost per request
 # (start-up cancels out). The baseline row is its run total / 2 200 (start-up included).
+#
+# Then the big-frame pair (`--only bigframe`, bench/src/bigframe.rs): 11 sequential GETs of a
+# 20 MiB single-frame body, plain axum and with one `defer!` (which hands the frame on in 64 KiB
+# slices); the difference of the two runs' server-thread totals / 10 is the crate's cost per
+# 20 MiB response (the warm-up request of each run cancels out).
 set -euo pipefail
 bin=${BENCH_BIN:-target/release/after-response-bench}
 repeat=${REPEAT:-3}
@@ -19,9 +24,9 @@ trap 'rm -rf "$out"' EXIT
 server_total() { # the thread whose profile contains hyper's server role
   grep -l 'h1::role::Server' "$1".out-* | xargs grep -h '^totals:' | awk '{print $2}'
 }
-run() {
+run() { # variant [section]
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/$1.out" \
-    "$bin" --quick --only allocs --variant "$1" >/dev/null 2>&1
+    "$bin" --quick --only "${2:-allocs}" --variant "$1" >/dev/null 2>&1
   server_total "$out/$1"
   rm -f "$out/$1".out*
 }
@@ -38,3 +43,12 @@ for v in 2 3 4 5 6 1c 6c; do
   med=$(echo "$per" | median)
   echo "| $v | $med ($(echo "$per" | range)) | $(printf '%+d' $((med - base_per))) |"
 done
+
+big_plain=$(for _ in $(seq "$repeat"); do run 1 bigframe; done | median)
+big_block=$(for _ in $(seq "$repeat"); do run 3 bigframe; done | median)
+echo
+echo "| 20 MiB single frame, 10 requests | server-thread instructions/request, median of $repeat runs |"
+echo "| --- | ---: |"
+echo "| plain axum | $((big_plain / 11)) |"
+echo "| one \`defer!\` (320 slices of 64 KiB) | $((big_block / 11)) |"
+echo "| extra per 20 MiB response | $(printf '%+d' $(((big_block - big_plain) / 10))) |"

@@ -14,6 +14,13 @@ use tokio::net::TcpStream;
 /// Any error of the client.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The client's runtime: current-thread, on the calling thread.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// The protocol of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {

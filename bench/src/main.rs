@@ -16,6 +16,7 @@
 
 mod alloc;
 mod allocs;
+mod bigframe;
 mod bodies;
 mod client;
 mod clock;
@@ -58,6 +59,8 @@ fn on_executor(router: axum::Router, executor: Option<&after_response::Executor>
     }
 }
 
+// One flat list of the sections, in the order they print.
+#[allow(clippy::too_many_lines)]
 fn main() -> Result<(), Error> {
     let mut quick = false;
     let mut only: Option<String> = None;
@@ -74,7 +77,7 @@ fn main() -> Result<(), Error> {
             // Every variant's router (the baseline too) then runs under that executor's layer.
             "--no-completion-handles" => executor = Some(without_completion_handles()),
             "-h" | "--help" => {
-                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
+                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
@@ -86,6 +89,9 @@ fn main() -> Result<(), Error> {
     clock::now_ns();
 
     let server = Server::new(SERVER_WORKERS)?;
+    if only.as_deref() == Some("bigframe") {
+        return bigframe::serve_and_run(&server, variant.as_deref() == Some("3"));
+    }
     let mut targets = Vec::new();
     for v in Variant::ALL {
         // `--variant 3` keeps the baseline and variant 3 (e.g. to profile one under callgrind).
@@ -97,9 +103,7 @@ fn main() -> Result<(), Error> {
         }
     }
     let probes = server.serve(probes::router())?;
-    let client = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let client = client::runtime()?;
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(

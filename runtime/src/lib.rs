@@ -80,8 +80,8 @@
 //! # Outcomes
 //! | kind | when | `defer! {}` runs | `defer!(\|o\| ..)` runs |
 //! | --- | --- | --- | --- |
-//! | Completed | every body byte was handed to the connection, or no body by protocol (HEAD, 1xx, 204, 304) | yes | yes |
-//! | Aborted | a response was produced but its body ended early (disconnect, body error) | no | yes |
+//! | Completed | the connection wrote the body's last bytes and the announced length (exact size hint, else `Content-Length`) was reached exactly; or no body by protocol (HEAD, 1xx including 101, 204, 304) | yes | yes |
+//! | Aborted | a response was produced but the client did not get all of it (disconnect or HTTP/2 reset mid-body, body error, fewer or more bytes than announced) | no | yes |
 //! | Cancelled | the handler future was dropped before it returned | no | yes |
 //! | Panicked | the handler panicked | no | yes |
 //!
@@ -165,6 +165,14 @@
 //! - A body dropped before it was ever polled counts as Completed: that is how HEAD, 204 and 304
 //!   responses end. A client that resets an HTTP/2 stream after the head but before the first
 //!   body poll lands there too.
+//! - Completed is as precise as the connection's write buffer: a data frame over 64 KiB is handed
+//!   on in 64 KiB slices of the same `Bytes` (no copy), and the blocks wait until the connection
+//!   drops the last bytes, which it does once it has written them; a connection that fails while
+//!   its buffer (hyper: about 400 KiB by default) still holds them is not seen. This applies to
+//!   `Bytes` data; other data types are forwarded as they are.
+//! - Behind a buffering reverse proxy (nginx's default), Completed means the proxy has the body,
+//!   not its client; a 101 is Completed when the switch was handed over, whatever the session
+//!   after it does. The README's limits give the measurements.
 //! - [`Outcome::body_bytes`] counts the bytes the handler's body handed over, before any
 //!   encoding a layer outside it (compression) applies.
 //! - Blocks run on the tokio runtime current when the body is dropped; if there is none, they

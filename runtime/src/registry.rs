@@ -125,7 +125,7 @@ impl Registry {
             parts.extensions.insert(completion);
             signal
         });
-        let body = DeferredBody::new(body, self.take_batch(signal), parts.status);
+        let body = DeferredBody::new(body, self.take_batch(signal), parts.status, &parts.headers);
         http::Response::from_parts(parts, body)
     }
 
