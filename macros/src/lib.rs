@@ -10,10 +10,10 @@
 mod args;
 mod defer;
 mod expand;
+mod order;
 mod parse;
 mod register;
 mod return_type;
-mod rewrite;
 mod tokens;
 
 use proc_macro::TokenStream;

@@ -29,3 +29,24 @@ impl<E: Display + Send + 'static> DeferredOutput for Result<(), E> {
         self.map_err(|error| error.to_string())
     }
 }
+
+/// `!` on stable: the output of `fn() -> !`. A block that diverges (`panic!`, `todo!()`, an
+/// endless `loop`, `std::process::exit`) has this type in edition 2024 (and needs no fallback
+/// to `()` in 2021).
+mod never {
+    pub trait FnOutput {
+        type Output;
+    }
+
+    impl<R> FnOutput for fn() -> R {
+        type Output = R;
+    }
+
+    pub type Never = <fn() -> ! as FnOutput>::Output;
+}
+
+impl DeferredOutput for never::Never {
+    fn into_result(self) -> Result<(), String> {
+        match self {}
+    }
+}

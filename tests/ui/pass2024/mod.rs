@@ -1,0 +1,1 @@
+//! Shapes only edition 2024 has.
