@@ -57,7 +57,7 @@ impl<'r, 'a> Finder<'r, 'a> {
                 {
                     if let Some(TokenTree::Group(group)) = tokens.get(i + 2) {
                         let statement = enclosing == Delimiter::Brace
-                            && starts_statement(&out)
+                            && starts_statement(&out[..path_start(&out)])
                             && !matches!(
                                 tokens.get(i + 3),
                                 Some(TokenTree::Punct(p)) if ".?".contains(p.as_char())
@@ -183,6 +183,18 @@ fn starts_statement(out: &[TokenTree]) -> bool {
         },
         Some(_) => false,
     }
+}
+
+/// Where the path that ends `out` (`after_response::`, `::after_response::`) starts.
+fn path_start(out: &[TokenTree]) -> usize {
+    let mut n = out.len();
+    while n >= 2 && is_joint_colon(&out[n - 2]) && is_punct(Some(&out[n - 1]), ':') {
+        n -= 2;
+        if n >= 1 && is_ident(out.get(n - 1)) {
+            n -= 1;
+        }
+    }
+    n
 }
 
 /// `defer` alone, or `<parent>::defer` (see `Registrar::is_defer_path`); `out` holds the

@@ -16,12 +16,12 @@ macro_rules! cases {
 
 cases! {
     extractors,
-    //returns,
-    //streams,
-    //errors,
-    //bodies,
-    //positions,
-    //diverging,
+    returns,
+    streams,
+    errors,
+    bodies,
+    positions,
+    diverging,
     //generics,
     //middleware,
     //attributes,
