@@ -12,7 +12,7 @@ use crate::return_type::{self, return_span_of};
 use crate::tokens::Finder;
 use crate::{args, order, parse};
 
-pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
+pub fn after_response(args: &TokenStream, item: TokenStream) -> TokenStream {
     let (krate, args_error) = match args::parse(args.clone()) {
         Ok(parsed) => (parsed.krate, None),
         Err(error) => (syn::parse_quote!(::after_response), Some(error)),
@@ -51,7 +51,7 @@ pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         Parsed::Function(function, error) => {
             if args_error.is_none() && error.is_none() {
-                if let Some(hoisted) = order::hoist_instrument(&function, &args, &krate) {
+                if let Some(hoisted) = order::hoist_instrument(&function, args, &krate) {
                     return hoisted;
                 }
                 return expand(*function, &krate);

@@ -118,5 +118,5 @@ use proc_macro::TokenStream;
 /// `IntoResponse::into_response` and nothing else.
 #[proc_macro_attribute]
 pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::after_response(args.into(), item.into()).into()
+    expand::after_response(&args.into(), item.into()).into()
 }

@@ -31,20 +31,19 @@ pub enum Parsed {
 /// Any function with a body: a free `fn`, or an associated `fn` in an `impl` block (which
 /// parses the same way).
 pub fn item(item: TokenStream) -> Parsed {
-    let function = match function.parse2(item.clone()) {
-        Ok(function) => function,
-        Err(_) => match syn::parse2::<TraitItemFn>(item.clone()) {
+    let Ok(function) = function.parse2(item.clone()) else {
+        return match syn::parse2::<TraitItemFn>(item.clone()) {
             // A declaration without a body (in a trait): nothing to rewrite.
             Ok(declaration) if declaration.default.is_none() => {
-                return Parsed::Other(Some(syn::Error::new(
+                Parsed::Other(Some(syn::Error::new(
                     declaration.sig.fn_token.span,
                     "`#[after_response]` needs the handler's body: put it on the `async fn` \
                      that has one (in the `impl` block), not on a declaration",
                 )))
             }
-            _ if has_fn_token(&item) => return Parsed::Other(None),
-            _ => return Parsed::Other(Some(not_a_function(item))),
-        },
+            _ if has_fn_token(&item) => Parsed::Other(None),
+            _ => Parsed::Other(Some(not_a_function(item))),
+        };
     };
     let error = check(&function.sig);
     Parsed::Function(Box::new(function), error)

@@ -32,26 +32,24 @@ pub fn fake_return(sig: &Signature, span: Span) -> TokenStream {
     let ReturnType::Type(_, declared) = &sig.output else {
         return edge(&quote!(), &quote_spanned!(span=> ()), &fake, &quote!());
     };
-    let mut erased = (**declared).clone();
-    let mut eraser = Eraser::default();
-    eraser.visit_type_mut(&mut erased);
-    let erased = quote_spanned!(span=> #erased);
-    if eraser.bounds.is_empty() {
+    let mut erased_type = (**declared).clone();
+    let mut impl_traits = Eraser::default();
+    impl_traits.visit_type_mut(&mut erased_type);
+    let erased = quote_spanned!(span=> #erased_type);
+    if impl_traits.bounds.is_empty() {
         return edge(&quote!(), &erased, &fake, &quote!());
     }
-    match bounds_check(sig, declared, &fake, span) {
-        Some((item, call)) => edge(&item, &erased, &fake, &call),
-        None => {
-            // The bounds name `Self` or an elided lifetime, which a nested function cannot:
-            // `_` alone, and `use Trait as _;` so that an import used only there stays used.
-            let traits = eraser.traits();
-            let uses = quote! {#(
-                #[allow(unused_imports, clippy::single_component_path_imports)]
-                use #traits as _;
-            )*};
-            edge(&uses, &erased, &fake, &quote!())
-        }
+    if let Some((item, call)) = bounds_check(sig, declared, &fake, span) {
+        return edge(&item, &erased, &fake, &call);
     }
+    // The bounds name `Self` or an elided lifetime, which a nested function cannot: `_` alone,
+    // and `use Trait as _;` so that an import used only there stays used.
+    let traits = impl_traits.traits();
+    let uses = quote! {#(
+        #[allow(unused_imports, clippy::single_component_path_imports)]
+        use #traits as _;
+    )*};
+    edge(&uses, &erased, &fake, &quote!())
 }
 
 fn edge(items: &TokenStream, ty: &TokenStream, fake: &Ident, call: &TokenStream) -> TokenStream {

@@ -238,7 +238,7 @@ async fn everything(
     Json(signup): Json<Signup>,
 ) -> String {
     defer! { MARKS.mark(); }
-    format!("{}{id}/{}/{}/{}", app.prefix, paging.page, headers.len() > 0, signup.name)
+    format!("{}{id}/{}/{}/{}", app.prefix, paging.page, !headers.is_empty(), signup.name)
 }
 
 pub fn router() -> Router {

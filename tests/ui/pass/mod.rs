@@ -22,8 +22,8 @@ cases! {
     bodies,
     positions,
     diverging,
-    //generics,
-    //middleware,
-    //attributes,
-    //forms,
+    generics,
+    middleware,
+    attributes,
+    forms,
 }
