@@ -3,7 +3,7 @@
 //! wrote them, so a syntax error in them is rustc's own, on the user's token, and an editor
 //! keeps every token while the block is being typed (tracing-attributes' speculative path).
 
-use proc_macro2::{Spacing, TokenStream, TokenTree};
+use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
 use quote::ToTokens as _;
 use syn::parse::discouraged::Speculative as _;
 use syn::parse::{ParseStream, Parser as _};
@@ -27,11 +27,13 @@ pub struct DeferInput {
     pub form: DeferForm,
 }
 
-pub fn parse(tokens: TokenStream) -> syn::Result<DeferInput> {
+/// `span` is the `defer!`'s, for errors about the call as a whole.
+pub fn parse(tokens: TokenStream, span: Span) -> syn::Result<DeferInput> {
     (|input: ParseStream| {
         if input.peek(Token![@]) {
             // `defer!(@__after_response ..)`: what a first `#[after_response]` left.
-            return Err(input.error(
+            return Err(syn::Error::new(
+                span,
                 "`#[after_response]` is applied twice to this function: remove one of them",
             ));
         }

@@ -66,7 +66,7 @@ impl<'a> Registrar<'a> {
         rejected: Option<syn::Error>,
     ) -> TokenStream {
         self.found += 1;
-        let input = match defer::parse(contents) {
+        let input = match defer::parse(contents, span) {
             Ok(input) => input,
             Err(error) => return error.to_compile_error(),
         };

@@ -74,7 +74,7 @@ fn edge(items: &TokenStream, ty: &TokenStream, fake: &Ident, call: &TokenStream)
     }
 }
 
-/// `fn after_response_return_bounds<.., I0: Bounds0>(_: &Declared[I0]) {}` and its call on
+/// `fn declared_return_type<.., ImplTrait0: Bounds0>(_: &Declared[ImplTrait0]) {}` and its call on
 /// the fake return value. The handler's generics are copied when the bounds use them.
 fn bounds_check(
     sig: &Signature,
@@ -111,7 +111,7 @@ fn bounds_check(
     } else {
         (quote!(), quote!(), quote!())
     };
-    let check = Ident::new("after_response_return_bounds", span);
+    let check = Ident::new("declared_return_type", span);
     let impl_params = namer
         .params
         .iter()
@@ -174,7 +174,7 @@ impl VisitMut for Eraser {
     }
 }
 
-/// Each `impl Bounds` becomes a type parameter `AfterResponseImplN`, recorded with its bounds
+/// Each `impl Bounds` becomes a type parameter `ImplTraitN`, recorded with its bounds
 /// (in which a nested `impl` is named the same way); `use<..>` bounds are dropped.
 #[derive(Default)]
 struct Namer {
@@ -187,7 +187,7 @@ impl VisitMut for Namer {
             syn::visit_mut::visit_type_mut(self, ty);
             return;
         };
-        let name = format_ident!("AfterResponseImpl{}", self.params.len());
+        let name = format_ident!("ImplTrait{}", self.params.len());
         let index = self.params.len();
         self.params.push((name.clone(), TokenStream::new()));
         let mut kept: Punctuated<TypeParamBound, syn::Token![+]> = Punctuated::new();

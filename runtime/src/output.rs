@@ -45,6 +45,7 @@ mod never {
     pub type Never = <fn() -> ! as FnOutput>::Output;
 }
 
+#[diagnostic::do_not_recommend]
 impl DeferredOutput for never::Never {
     fn into_result(self) -> Result<(), String> {
         match self {}

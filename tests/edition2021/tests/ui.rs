@@ -13,5 +13,5 @@
 )]
 #[test]
 fn ui() {
-    trybuild::TestCases::new().compile_fail("../ui/fail/*.rs");
+    trybuild::TestCases::new().compile_fail("fail/*.rs");
 }
