@@ -16,7 +16,7 @@ pub enum Mode<'a> {
     Disabled,
 }
 
-/// Builds registrations; shared by the syntax-tree rewrite and the token-level one.
+/// Builds registrations for the finder (`tokens`), live or inert.
 pub struct Registrar<'a> {
     pub mode: Mode<'a>,
     pub krate: &'a Path,

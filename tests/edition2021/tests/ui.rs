@@ -1,17 +1,4 @@
-//! The compile-fail corpus (`tests/ui/fail`) in edition 2021: every misuse fails with the one
-//! error kept next to it in a `.stderr` file.
-//!
-//! The snapshots are rustc's own words, so they hold for the compiler that recorded them only:
-//! on any other toolchain this test is skipped (it says so), never failed. After a toolchain
-//! change, set the version below (in both edition crates) and refresh the snapshots with
-//! `TRYBUILD=overwrite cargo test -p after-response-edition2021 -p after-response-edition2024 --test ui`,
-//! then review the diff: each error must point at the user's code and say what to do.
+//! The compile-fail corpus in edition 2021 (see `tests/ui/support/snapshots.rs`).
 
-#[rustversion::attr(
-    not(stable(1.95)),
-    ignore = "UI snapshots were recorded with stable rustc 1.95; see tests/ui.rs to refresh them"
-)]
-#[test]
-fn ui() {
-    trybuild::TestCases::new().compile_fail("fail/*.rs");
-}
+#[path = "../../ui/support/snapshots.rs"]
+mod snapshots;
