@@ -135,10 +135,15 @@ fn speculative_closure(tokens: &[TokenTree]) -> DeferForm {
         tokens[first + 1..]
             .iter()
             .position(bar)
-            .map_or(tokens.len() - 1, |i| first + 1 + i)
+            .map_or(tokens.len(), |i| first + 1 + i)
     };
     let param = tokens[first + 1..close].iter().cloned().collect();
-    let body = tokens[close + 1..].iter().cloned().collect();
+    let body = tokens
+        .get(close + 1..)
+        .unwrap_or_default()
+        .iter()
+        .cloned()
+        .collect();
     DeferForm::Always {
         attrs: TokenStream::new(),
         param,
