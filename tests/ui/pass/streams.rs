@@ -37,6 +37,16 @@ async fn sse_keep_alive() -> Sse<impl Stream<Item = Result<Event, Infallible>> +
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(30)))
 }
 
+/// The bounds name the handler's own generic parameter: it is carried into the check.
+#[after_response]
+async fn sse_generic<E>() -> Sse<impl Stream<Item = Result<Event, E>>>
+where
+    E: Into<axum::BoxError> + Send + Sync + 'static,
+{
+    defer! { MARKS.mark(); }
+    Sse::new(stream::iter(["generic"]).map(|text| Ok(Event::default().data(text))))
+}
+
 #[after_response]
 async fn streamed() -> Body {
     defer! { MARKS.mark(); }
@@ -49,6 +59,7 @@ pub fn router() -> Router {
         .route("/sse", get(sse))
         .route("/sse_axum_error", get(sse_axum_error))
         .route("/sse_keep_alive", get(sse_keep_alive))
+        .route("/sse_generic", get(sse_generic::<Infallible>))
         .route("/streamed", get(streamed))
 }
 
@@ -57,6 +68,7 @@ pub fn checks() -> Vec<Check> {
         Check::get("/sse").expect(200, "data: two", 1),
         Check::get("/sse_axum_error").expect(200, "data: once", 1),
         Check::get("/sse_keep_alive").expect(200, "data: 1", 1),
+        Check::get("/sse_generic").expect(200, "data: generic", 1),
         Check::get("/streamed").expect(200, "streamed", 1),
     ]
 }
