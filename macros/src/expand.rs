@@ -1,21 +1,20 @@
 //! Builds the output: the rewritten handler, or the error plus the user's item with its
 //! `defer!` made inert.
 
-use proc_macro2::{Delimiter, Ident, Span, TokenStream};
+use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens as _};
 use syn::token::RArrow;
-use syn::visit_mut::VisitMut;
 use syn::{Path, ReturnType};
 
-use crate::parse::{Body, Function, Parsed};
+use crate::parse::{Function, Parsed};
 use crate::register::{Mode, Registrar};
 use crate::return_type::{self, return_span_of};
-use crate::rewrite::Rewriter;
-use crate::{args, parse, tokens};
+use crate::tokens::Finder;
+use crate::{args, order, parse};
 
-pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
-    let (krate, args_error) = match args::parse(args) {
-        Ok(args) => (args.krate, None),
+pub fn after_response(args: &TokenStream, item: TokenStream) -> TokenStream {
+    let (krate, args_error) = match args::parse(args.clone()) {
+        Ok(parsed) => (parsed.krate, None),
         Err(error) => (syn::parse_quote!(::after_response), Some(error)),
     };
     match parse::item(item.clone()) {
@@ -36,7 +35,11 @@ pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
                                     .is_some_and(|last| last.ident == "after_response")
                             });
                             if !own {
-                                Rewriter::new(&mut registrar).visit_block_mut(&mut function.block);
+                                let stmts = &function.block.stmts;
+                                let tokens = Finder::new(&mut registrar)
+                                    .rewrite(quote!(#(#stmts)*), Delimiter::Brace);
+                                function.block.stmts =
+                                    vec![syn::Stmt::Expr(syn::Expr::Verbatim(tokens), None)];
                             }
                         }
                     }
@@ -48,6 +51,9 @@ pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         Parsed::Function(function, error) => {
             if args_error.is_none() && error.is_none() {
+                if let Some(hoisted) = order::hoist_instrument(&function, args, &krate) {
+                    return hoisted;
+                }
                 return expand(*function, &krate);
             }
             let mut out = errors([args_error, error]);
@@ -65,28 +71,6 @@ fn errors(errors: [Option<syn::Error>; 2]) -> TokenStream {
         .collect()
 }
 
-/// The body's `defer!` rewritten for `mode`: the inner attributes, the statements, and the
-/// span of the body's braces (where the generated block is located, so that borrow errors name
-/// the user's variables instead of a "temporary value" at the attribute).
-fn body_tokens(body: Body, registrar: &mut Registrar<'_>) -> (TokenStream, TokenStream, Span) {
-    match body {
-        Body::Parsed(mut block, inner_attrs) => {
-            Rewriter::new(registrar).visit_block_mut(&mut block);
-            let stmts = &block.stmts;
-            (
-                quote!(#(#inner_attrs)*),
-                quote!(#(#stmts)*),
-                block.brace_token.span.join(),
-            )
-        }
-        Body::Unparsed(tokens, span) => (
-            quote!(),
-            tokens::rewrite(tokens, Delimiter::Brace, registrar),
-            span,
-        ),
-    }
-}
-
 /// The user's function unchanged but for its `defer!`, which evaluate to an inert handle after
 /// type-checking their blocks: no "`defer!` outside" cascade after the attribute's own error,
 /// no unused-variable warnings for what the blocks capture.
@@ -95,11 +79,38 @@ fn inert(function: Function, krate: &Path) -> TokenStream {
         attrs,
         vis,
         sig,
+        inner_attrs,
         body,
+        body_span,
     } = function;
     let mut registrar = Registrar::new(Mode::Disabled, krate);
-    let (inner_attrs, stmts, _) = body_tokens(body, &mut registrar);
-    quote!(#(#attrs)* #vis #sig { #inner_attrs #stmts })
+    let stmts = Finder::new(&mut registrar).rewrite(body, Delimiter::Brace);
+    let body = quote_spanned!(body_span=> { #inner_attrs #stmts });
+    quote!(#(#attrs)* #vis #sig #body)
+}
+
+/// Items among the body's own statements (`use`, `type Result = ..`, `fn`): the body then
+/// keeps a block of its own, so that they cannot change what the fake return's type names.
+/// Without them the statements go straight into the generated `async move` (a block around
+/// one expression would be reported as `unused_braces`).
+fn declares_items(body: &TokenStream) -> bool {
+    const ITEMS: [&str; 12] = [
+        "use",
+        "type",
+        "fn",
+        "struct",
+        "enum",
+        "union",
+        "trait",
+        "impl",
+        "mod",
+        "static",
+        "const",
+        "macro_rules",
+    ];
+    body.clone().into_iter().any(
+        |token| matches!(&token, TokenTree::Ident(ident) if ITEMS.iter().any(|item| ident == item)),
+    )
 }
 
 fn expand(function: Function, krate: &Path) -> TokenStream {
@@ -107,7 +118,9 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
         attrs,
         vis,
         mut sig,
+        inner_attrs,
         body,
+        body_span,
     } = function;
     let registry = Ident::new("after_response_registry", Span::mixed_site());
     // The one generated local with the user's span (their return type's): rustc then reports a
@@ -116,12 +129,18 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     let output = Ident::new("after_response_output", return_span_of(&sig));
 
     let mut registrar = Registrar::new(Mode::Live(&registry), krate);
-    let (inner_attrs, stmts, body_span) = body_tokens(body, &mut registrar);
-    let registers_blocks = registrar.found > 0;
+    let keeps_block = declares_items(&body);
+    let stmts = Finder::new(&mut registrar).rewrite(body, Delimiter::Brace);
+    let registers_blocks = registrar.live > 0;
 
     let return_span = return_span_of(&sig);
-    let fake_return = return_type::fake_return(&sig.output, return_span);
-    let body = quote_spanned!(body_span=> async move { #fake_return { #stmts } });
+    let fake_return = return_type::fake_return(&sig, return_span);
+    let stmts = if keeps_block {
+        quote_spanned!(body_span=> { #stmts })
+    } else {
+        stmts
+    };
+    let body = quote_spanned!(body_span=> async move { #fake_return #stmts });
     let await_token = quote_spanned!(body_span=> await);
     let name = sig.ident.to_string();
 

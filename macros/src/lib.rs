@@ -1,19 +1,19 @@
 //! The `#[after_response]` attribute. Use it through the `after-response` crate, which
 //! re-exports it with `defer!` and holds the runtime it expands to.
 //!
-//! Stages, one file each: `args` (the attribute's arguments), `parse` (the item, read
-//! leniently), `defer` (the syntax inside one `defer!`), `register` (what one `defer!`
-//! becomes), `rewrite` (finding `defer!` in the parsed body), `tokens` (finding them in
-//! other macros' tokens), `return_type` (the declared return type, kept for inference),
-//! `expand` (the output).
+//! Stages, one file each: `args` (the attribute's arguments), `parse` (the signature; the body
+//! stays tokens), `order` (`#[tracing::instrument]` below is moved above), `tokens` (the one
+//! finder of `defer!` in the body, with its checks), `defer` (the syntax inside one `defer!`),
+//! `register` (what one `defer!` becomes), `return_type` (the declared return type, kept for
+//! inference), `expand` (the output).
 
 mod args;
 mod defer;
 mod expand;
+mod order;
 mod parse;
 mod register;
 mod return_type;
-mod rewrite;
 mod tokens;
 
 use proc_macro::TokenStream;
@@ -33,21 +33,29 @@ use proc_macro::TokenStream;
 /// through a re-export; the expansion then names everything through that path.
 ///
 /// # Order with other attributes
-/// `#[tracing::instrument]` may go above or below. `#[axum::debug_handler]` must go
-/// **below** `#[after_response]`: above it, it expands first and copies the body into a check
-/// function of its own, where `defer!` is outside any `#[after_response]` (the error says so).
+/// `#[tracing::instrument]` may go above or below, with any arguments: below, it is moved above
+/// and `#[after_response]` applied again under it, so that `ret` and `err` see the handler's
+/// own return type. `#[axum::debug_handler]` must go **below** `#[after_response]`: above it,
+/// it expands first and copies the body into a check function of its own, where `defer!` is
+/// outside any `#[after_response]` (the error says so).
+///
+/// # Editions
+/// The expansion is the same in editions 2021 and 2024, and warning-free in both. A block that
+/// diverges (`panic!`, `todo!()`, `loop {}`) evaluates to `!`, which is a valid block output.
 ///
 /// # Errors
 /// On anything but an `async fn` the attribute reports one error, on the offending token, and
 /// emits the item as written with its `defer!` made inert, so nothing else fails because of
-/// it. A body that does not parse is emitted as written (still rewritten token by token), so
-/// the syntax error is the one error shown. Type errors inside a block (not `Send`, borrowing
+/// it. The body and each block are never parsed by the attribute: they reach the output as
+/// written, so a syntax error is rustc's own, on the user's token, and an editor keeps every
+/// token of a block being typed. Type errors inside a block (not `Send`, borrowing
 /// a local or `self` instead of owning it, not `()` or `Result<(), E: Display>`) point at its
 /// `defer!`; a return type that is not `IntoResponse` is reported on the return type. A
-/// `defer!` inside the arguments of `spawn`, `spawn_blocking` or `spawn_local` (it could
-/// register after the response left) is rejected with an error that says so; anywhere else a
-/// spawned task could reach, the borrow checker rejects it, because the body only borrows the
-/// registry.
+/// `defer!` inside the arguments of `spawn`, `spawn_blocking`, `spawn_local` (functions or
+/// methods) or `on_upgrade` (it could register after the response left) is rejected with an
+/// error that says so; anywhere else a spawned task could reach, the borrow checker rejects it,
+/// because the body only borrows the registry. One finder walks the body's tokens, other macros'
+/// input included, so a `defer!` inside `vec![..]` gets the same checks as anywhere else.
 ///
 /// # What it expands to
 /// This handler:
@@ -83,25 +91,27 @@ use proc_macro::TokenStream;
 ///         let registry = &registry;
 ///         async move {
 ///             // Fixes the body's type from the declared return type, so `?` and `return`
-///             // infer exactly as before (`impl Trait` becomes `_`, and `use Trait as _;`
-///             // keeps an import used only there used).
+///             // infer exactly as before. An `impl Trait` becomes `_`, and its bounds are
+///             // required of that `_` by a generic function taking the value
+///             // (`fn declared_return_type<ImplTrait0: IntoResponse>(_: &ImplTrait0) {}`), so
+///             // `Item = ..` bindings still drive inference.
 ///             if false {
 ///                 let fake_return: Result<Json<User>, AppError> = loop {};
 ///                 return fake_return;
 ///             }
-///             {
-///                 let user = create(form).await?;
-///                 let email = user.email.clone();
-///                 // Statement position: the handle is discarded.
-///                 defer!(@__after_response registry.defer(async move {
-///                     send_welcome(&email).await;
-///                 }));
-///                 // Expression position: evaluates to the `DeferHandle`.
-///                 let metrics = defer!(@__after_response registry.defer_always(
-///                     move |outcome| async move { record(outcome.kind()); },
-///                 ));
-///                 Ok(Json(user))
-///             }
+///             // The body's statements, as written (in a block of their own only when they
+///             // declare items, which must not change what the return type names).
+///             let user = create(form).await?;
+///             let email = user.email.clone();
+///             // Statement position: the handle is discarded.
+///             defer! { @__after_response { registry.defer(async move {
+///                 send_welcome(&email).await;
+///             }); } }
+///             // Expression position: evaluates to the `DeferHandle`.
+///             let metrics = defer!(@__after_response registry.defer_always(
+///                 move |outcome| async move { record(outcome.kind()); },
+///             ));
+///             Ok(Json(user))
 ///         }
 ///         .await
 ///     };
@@ -118,5 +128,5 @@ use proc_macro::TokenStream;
 /// `IntoResponse::into_response` and nothing else.
 #[proc_macro_attribute]
 pub fn after_response(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::after_response(args.into(), item.into()).into()
+    expand::after_response(&args.into(), item.into()).into()
 }

@@ -4,22 +4,21 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser as _};
 use syn::spanned::Spanned as _;
-use syn::{Attribute, Item, ItemFn, Signature, TraitItemFn, Visibility};
+use syn::{Attribute, Item, Signature, TraitItemFn, Visibility};
 
-/// A function whose body is kept as tokens.
+/// A function whose body is kept as tokens: only its signature is parsed, so the body
+/// reaches the output as written (a syntax error in it is rustc's own, and no parse of the
+/// statements is paid for).
 pub struct Function {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub sig: Signature,
-    pub body: Body,
-}
-
-pub enum Body {
-    /// The body parsed: its inner attributes and statements.
-    Parsed(Box<syn::Block>, Vec<Attribute>),
-    /// The body does not parse (syn may also lag behind rustc's syntax): its tokens as
-    /// written, and the span of its braces.
-    Unparsed(TokenStream, Span),
+    /// The body's inner attributes (`#![allow(..)]`), which must stay first in the new body.
+    pub inner_attrs: TokenStream,
+    /// The body's statements, as written.
+    pub body: TokenStream,
+    /// The span of the body's braces.
+    pub body_span: Span,
 }
 
 pub enum Parsed {
@@ -32,39 +31,19 @@ pub enum Parsed {
 /// Any function with a body: a free `fn`, or an associated `fn` in an `impl` block (which
 /// parses the same way).
 pub fn item(item: TokenStream) -> Parsed {
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(ItemFn {
-            attrs,
-            vis,
-            sig,
-            block,
-        }) => {
-            let (inner, outer) = attrs
-                .into_iter()
-                .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
-            let body = Body::Parsed(block, inner);
-            Function {
-                attrs: outer,
-                vis,
-                sig,
-                body,
+    let Ok(function) = function.parse2(item.clone()) else {
+        return match syn::parse2::<TraitItemFn>(item.clone()) {
+            // A declaration without a body (in a trait): nothing to rewrite.
+            Ok(declaration) if declaration.default.is_none() => {
+                Parsed::Other(Some(syn::Error::new(
+                    declaration.sig.fn_token.span,
+                    "`#[after_response]` needs the handler's body: put it on the `async fn` \
+                     that has one (in the `impl` block), not on a declaration",
+                )))
             }
-        }
-        Err(_) => match unparsed_body.parse2(item.clone()) {
-            Ok(function) => function,
-            Err(_) => match syn::parse2::<TraitItemFn>(item.clone()) {
-                // A declaration without a body (in a trait): nothing to rewrite.
-                Ok(declaration) if declaration.default.is_none() => {
-                    return Parsed::Other(Some(syn::Error::new(
-                        declaration.sig.fn_token.span,
-                        "`#[after_response]` needs the handler's body: put it on the `async fn` \
-                         that has one (in the `impl` block), not on a declaration",
-                    )))
-                }
-                _ if has_fn_token(&item) => return Parsed::Other(None),
-                _ => return Parsed::Other(Some(not_a_function(item))),
-            },
-        },
+            _ if has_fn_token(&item) => Parsed::Other(None),
+            _ => Parsed::Other(Some(not_a_function(item))),
+        };
     };
     let error = check(&function.sig);
     Parsed::Function(Box::new(function), error)
@@ -92,18 +71,21 @@ fn check(sig: &Signature) -> Option<syn::Error> {
     None
 }
 
-/// Attributes, visibility and signature that parse, then a `{ .. }` body that does not.
-fn unparsed_body(input: ParseStream) -> syn::Result<Function> {
+/// Attributes, visibility and signature that parse, then a `{ .. }` body kept as tokens.
+fn function(input: ParseStream) -> syn::Result<Function> {
     let attrs = input.call(Attribute::parse_outer)?;
     let vis = input.parse()?;
     let sig = input.parse()?;
     let body;
     let braces = syn::braced!(body in input);
+    let inner_attrs = body.call(Attribute::parse_inner)?;
     Ok(Function {
         attrs,
         vis,
         sig,
-        body: Body::Unparsed(body.parse()?, braces.span.join()),
+        inner_attrs: quote::quote!(#(#inner_attrs)*),
+        body: body.parse()?,
+        body_span: braces.span.join(),
     })
 }
 

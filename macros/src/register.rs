@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote_spanned;
 use syn::Path;
 
-use crate::defer::{DeferForm, DeferInput};
+use crate::defer::{self, DeferForm};
 
 /// Where the blocks go.
 #[derive(Clone, Copy)]
@@ -16,12 +16,14 @@ pub enum Mode<'a> {
     Disabled,
 }
 
-/// Builds registrations; shared by the syntax-tree rewrite and the token-level one.
+/// Builds registrations for the finder (`tokens`), live or inert.
 pub struct Registrar<'a> {
     pub mode: Mode<'a>,
     pub krate: &'a Path,
     /// How many `defer!` were rewritten.
     pub found: usize,
+    /// How many of them register on the registry (the others are rejected or inert).
+    pub live: usize,
 }
 
 impl<'a> Registrar<'a> {
@@ -30,6 +32,7 @@ impl<'a> Registrar<'a> {
             mode,
             krate,
             found: 0,
+            live: 0,
         }
     }
 
@@ -53,48 +56,51 @@ impl<'a> Registrar<'a> {
         }
     }
 
-    /// The expression one `defer!` stands for, or the parse error of its contents. `span` is
-    /// the `defer!` invocation's, so type errors about the block land on it.
-    pub fn registration(&mut self, contents: syn::Result<DeferInput>, span: Span) -> TokenStream {
+    /// The expression one `defer!` stands for, or the error in its contents. `span` is the
+    /// `defer!` invocation's, so type errors about the block land on it. With `rejected`, the
+    /// error comes first and the block is type-checked without being registered.
+    pub fn registration(
+        &mut self,
+        contents: TokenStream,
+        span: Span,
+        rejected: Option<syn::Error>,
+    ) -> TokenStream {
         self.found += 1;
-        let input = match contents {
+        let input = match defer::parse(contents, span) {
             Ok(input) => input,
             Err(error) => return error.to_compile_error(),
         };
         let krate = self.krate;
-        // The registry's hygiene, the `defer!`'s location: errors about the call land on it.
-        let located = |registry: &Ident| {
-            let mut registry = registry.clone();
-            registry.set_span(registry.span().located_at(span));
-            registry
-        };
-        // Live: register on the request's registry. Disabled (the attribute was rejected):
-        // type-check the block the same way, register nothing.
-        let (on_completed, always) = match self.mode {
-            Mode::Live(registry) => {
-                let registry = located(registry);
+        // Live: register on the request's registry. Disabled (the attribute was rejected) or
+        // rejected here: type-check the block the same way, register nothing.
+        let (on_completed, always) = match (self.mode, &rejected) {
+            (Mode::Live(registry), None) => {
+                self.live += 1;
+                // The registry's hygiene, the `defer!`'s location: errors about the call land
+                // on it.
+                let mut registry = registry.clone();
+                registry.set_span(registry.span().located_at(span));
                 (
                     quote_spanned!(span=> #registry.defer),
                     quote_spanned!(span=> #registry.defer_always),
                 )
             }
-            Mode::Disabled => (
+            _ => (
                 quote_spanned!(span=> #krate::__private::inert),
                 quote_spanned!(span=> #krate::__private::inert_always),
             ),
         };
         let call = match input.form {
             DeferForm::Completed(stmts) => {
-                quote_spanned!(span=> #on_completed(async move { #(#stmts)* }))
+                quote_spanned!(span=> #on_completed(async move { #stmts }))
             }
-            DeferForm::Always(closure) => {
-                let (attrs, param, body) = (&closure.attrs, &closure.inputs, &closure.body);
+            DeferForm::Always { attrs, param, body } => {
                 quote_spanned! {span=>
-                    #always(#(#attrs)* move |#param| async move { #body })
+                    #always(#attrs move |#param| async move { #body })
                 }
             }
         };
-        match input.timeout {
+        let registration = match input.timeout {
             None => call,
             Some(timeout) => {
                 let handle = Ident::new("after_response_handle", Span::mixed_site());
@@ -103,6 +109,13 @@ impl<'a> Registrar<'a> {
                     #handle.set_timeout(#timeout);
                     #handle
                 }}
+            }
+        };
+        match rejected {
+            None => registration,
+            Some(error) => {
+                let error = error.to_compile_error();
+                quote_spanned!(span=> { #error; #registration })
             }
         }
     }

@@ -42,3 +42,27 @@ impl<E: Display> sealed::IntoBlockResult for Result<(), E> {
 impl<E: Display + Send + 'static> DeferredOutput for Result<(), E> {
     // A marker, as for `()`.
 }
+
+/// `!` on stable: the output of `fn() -> !`. A block that diverges (`panic!`, `todo!()`, an
+/// endless `loop`, `std::process::exit`) has this type in edition 2024 (and needs no fallback
+/// to `()` in 2021).
+mod never {
+    pub trait FnOutput {
+        type Output;
+    }
+
+    impl<R> FnOutput for fn() -> R {
+        type Output = R;
+    }
+
+    pub type Never = <fn() -> ! as FnOutput>::Output;
+}
+
+impl sealed::IntoBlockResult for never::Never {
+    fn into_block_result(self) -> Result<(), String> {
+        match self {}
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl DeferredOutput for never::Never {}

@@ -1,0 +1,13 @@
+//! The pass corpus (`tests/ui/pass`) compiled as edition 2024 code: every handler shape builds
+//! with `#[after_response]` unchanged and warning-free (`#![deny(warnings)]` here, clippy
+//! pedantic through the workspace lints), and answers a real request over a real server.
+#![deny(warnings)]
+
+#[path = "../../ui/support/harness.rs"]
+mod support;
+
+#[path = "../../ui/pass/mod.rs"]
+mod pass;
+
+#[path = "../../ui/pass2024/mod.rs"]
+mod pass2024;
