@@ -95,7 +95,9 @@
 //! Each response that carries deferred work holds a [`Completion`] in its extensions. Send the
 //! request with `tower::ServiceExt::oneshot` (or through a real server), read or drop the body,
 //! then await [`Completion::of`]`(&response)`: once it resolves, every block of that response
-//! has run, failed, timed out or been skipped. No sleeps. The opening example does exactly
+//! has run, failed, timed out or been skipped. No sleeps. The blocks fire once the body *and*
+//! the last bytes it handed on are dropped (a server drops them once written): drop the bytes
+//! you read before awaiting. The opening example does exactly
 //! this; through a real server, an `axum::middleware::map_response` layer can hand each
 //! response's `Completion` to the test.
 //!

@@ -13,6 +13,7 @@ use http_body::SizeHint;
 /// drops the body without polling it further, and a client rejects a body that ends short or
 /// runs long. Several `Content-Length` values that disagree, or one that is not a number, make
 /// hyper refuse the response; nothing is announced then.
+#[inline]
 pub(crate) fn announced_len(hint: &SizeHint, headers: &HeaderMap) -> Option<u64> {
     hint.exact().or_else(|| header_len(headers))
 }

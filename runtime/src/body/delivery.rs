@@ -48,6 +48,7 @@ impl DeliveryRecord {
 
     /// Counts `len` data bytes handed over; past the announced length the response is broken
     /// (HTTP/1 cuts it, HTTP/2 clients reject it).
+    #[inline]
     pub(crate) fn handed(&mut self, len: usize) {
         self.body_bytes += len as u64;
         if self
@@ -59,12 +60,14 @@ impl DeliveryRecord {
     }
 
     /// `true` once the announced length has been handed over exactly.
+    #[inline]
     pub(crate) fn reached_announced(&self) -> bool {
         self.announced == Some(self.body_bytes)
     }
 
     /// The body ended (its last data, its trailers, or `None`): complete if nothing announced
     /// is missing, broken otherwise.
+    #[inline]
     pub(crate) fn ended(&mut self) {
         if self
             .announced
@@ -79,6 +82,7 @@ impl DeliveryRecord {
 
     /// The body ended and said so (`None`, or `is_end_stream` after its last data): it is not
     /// polled again.
+    #[inline]
     pub(crate) fn finished(&mut self) {
         self.ended();
         self.stage = DeliveryStage::Finished;

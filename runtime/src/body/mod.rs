@@ -145,6 +145,7 @@ where
 /// With an announced length the last data is known when it is handed on; without one, any
 /// frame's last slice may turn out to be the last (the body says so only with its next poll),
 /// so each carries a share.
+#[inline]
 fn hand_bytes(slice: Bytes, rest: &Bytes, end_stream: bool, record: &mut RecordSlot) -> Bytes {
     let (last, may_be_last) = record.with(|record| {
         record.handed(slice.len());

@@ -20,11 +20,13 @@ use super::delivery::{DeliveryRecord, DeliveryStage};
 pub(crate) const SLICE: usize = 64 * 1024;
 
 /// `data` as `Bytes`, when that is what it is.
+#[inline]
 pub(crate) fn as_bytes<D: 'static>(data: &mut D) -> Option<&mut Bytes> {
     (data as &mut dyn Any).downcast_mut::<Bytes>()
 }
 
 /// `bytes` as the body's data type `D`, when `D` is `Bytes`.
+#[inline]
 pub(crate) fn into_data<D: 'static>(bytes: Bytes) -> Option<D> {
     let mut slot = Some(bytes);
     (&mut slot as &mut dyn Any)
@@ -33,6 +35,7 @@ pub(crate) fn into_data<D: 'static>(bytes: Bytes) -> Option<D> {
 }
 
 /// Cuts the first slice off `rest` (zero-copy: both share `rest`'s buffer).
+#[inline]
 pub(crate) fn next_slice(rest: &mut Bytes) -> Bytes {
     if rest.len() > SLICE {
         rest.split_to(SLICE)
@@ -58,6 +61,7 @@ pub(crate) enum RecordSlot {
 }
 
 impl RecordSlot {
+    #[inline]
     pub(crate) fn with<R>(&mut self, f: impl FnOnce(&mut DeliveryRecord) -> R) -> R {
         match self {
             Self::Inline(record) => f(record),
@@ -68,6 +72,7 @@ impl RecordSlot {
         }
     }
 
+    #[inline]
     pub(crate) fn is_handed_off(&self) -> bool {
         matches!(self, Self::HandedOff { .. })
     }
@@ -80,6 +85,7 @@ impl RecordSlot {
         }
     }
 
+    #[inline]
     fn read<R>(&self, f: impl FnOnce(&DeliveryRecord) -> R) -> R {
         match self {
             Self::Inline(record) => f(record),
@@ -91,6 +97,7 @@ impl RecordSlot {
     }
 
     /// `true` once the body is known to have ended (`None` seen, or handed off at its end).
+    #[inline]
     pub(crate) fn finished(&self) -> bool {
         self.is_handed_off() || self.read(|record| record.stage == DeliveryStage::Finished)
     }
