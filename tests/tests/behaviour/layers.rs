@@ -394,7 +394,11 @@ async fn gzip_client_disconnect_mid_stream_is_aborted() {
         let outcome = observer.only_outcome().await;
         assert_eq!(outcome.kind(), OutcomeKind::Aborted, "{proto:?}");
         assert_eq!(outcome.status(), Some(StatusCode::OK));
-        assert_eq!(outcome.body_bytes(), NOISE_LEN as u64, "{proto:?}");
+        // The wrapper hands a 256 KiB frame on in 64 KiB slices (issue 10): the layer took
+        // some whole slices before the client left, never more than the body.
+        let taken = outcome.body_bytes();
+        assert!(taken > 0 && taken <= NOISE_LEN as u64, "{proto:?}: {taken}");
+        assert_eq!(taken % (64 * 1024), 0, "{proto:?}: {taken} is not whole slices");
     }
 }
 
