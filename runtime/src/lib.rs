@@ -166,6 +166,8 @@ mod block;
 mod body;
 mod completion;
 mod config;
+#[cfg(feature = "durable")]
+pub mod durable;
 mod executor;
 mod outcome;
 mod output;
