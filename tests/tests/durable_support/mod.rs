@@ -3,6 +3,8 @@
 //! read what ran.
 #![allow(dead_code, clippy::missing_panics_doc)]
 
+pub mod child;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
