@@ -115,5 +115,5 @@ async fn durable_jobs_on_sqlite() {
     assert_eq!(after.ran_from_queue - before.ran_from_queue, 1);
     worker.abort();
     drop(server);
-    let _ = std::fs::remove_file(&path);
+    durable_support::remove_db(&path);
 }

@@ -104,5 +104,5 @@ async fn sigkill_at_random_points_loses_no_job() {
             && tally.killed_mid_run > 0,
         "{tally:?}"
     );
-    let _ = std::fs::remove_file(&path);
+    durable_support::remove_db(&path);
 }

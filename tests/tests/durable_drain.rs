@@ -69,5 +69,5 @@ async fn drain_deadline_hands_jobs_back() {
     let (persisted, duplicates) = take_over_and_check(&pool, &delivered).await;
     assert_eq!(persisted, usize::try_from(JOBS).unwrap());
     eprintln!("durable drain: {stats}; every one of {persisted} persisted jobs ran, 0 lost, {duplicates} duplicate runs");
-    let _ = std::fs::remove_file(&path);
+    durable_support::remove_db(&path);
 }

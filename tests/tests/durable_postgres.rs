@@ -110,5 +110,5 @@ async fn durable_jobs_on_postgres() {
 
     worker.abort();
     drop(server);
-    let _ = std::fs::remove_file(&records_path);
+    durable_support::remove_db(&records_path);
 }

@@ -88,6 +88,15 @@ pub fn temp_db(name: &str) -> PathBuf {
     ))
 }
 
+/// Removes the database file at `path` and SQLite's WAL and shared-memory files beside it.
+pub fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 /// Opens (creating) the SQLite file at `path` with apalis's schema.
 pub async fn open_queue_db(path: &Path) -> SqlitePool {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
