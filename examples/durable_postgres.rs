@@ -141,7 +141,7 @@ async fn main() {
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     for query in ["email=ada@example.com", "email=grace@example.com&slow=true"] {
         let request = http::Request::post(format!("http://{addr}/signup?{query}"))
-            .body(Default::default())
+            .body(http_body_util::Empty::default())
             .unwrap();
         let status = client.request(request).await.unwrap().status();
         println!("client: {status} for {query} (the e-mail is in Postgres)");

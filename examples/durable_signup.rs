@@ -1,9 +1,9 @@
-//! Durable deferred work on SQLite: the welcome e-mail is persisted before the response leaves,
+//! Durable deferred work on `SQLite`: the welcome e-mail is persisted before the response leaves,
 //! sent by this process right after the response, and, when the server is killed before it
 //! could send it, sent by an apalis worker instead.
 //!
 //! Run with `cargo run --example durable_signup`. It exits by itself in a few seconds: part 1
-//! serves in this process; part 2 starts the same example as a server process, SIGKILLs it with
+//! serves in this process; part 2 starts the same example as a server process, kills -9 it with
 //! three e-mails unsent, and a worker here finishes them once the dead process's lock expires.
 
 use std::fmt::Display;
@@ -145,7 +145,7 @@ async fn post_signup(base: &str, query: &str) -> Response<hyper::body::Incoming>
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let request = http::Request::post(format!("{base}/signup?{query}"))
-        .body(Default::default())
+        .body(http_body_util::Empty::default())
         .unwrap();
     client.request(request).await.unwrap()
 }

@@ -1,4 +1,4 @@
-//! Benchmark of the durable path (SQLite): what persisting costs the request, and how soon the
+//! Benchmark of the durable path (`SQLite`): what persisting costs the request, and how soon the
 //! job starts after the response, in this process versus picked up by an apalis worker alone.
 //!
 //! `cargo run -p after-response-bench --release --features durable --bin durable-bench -- [--quick]`
@@ -6,6 +6,8 @@
 #![allow(
     clippy::cast_precision_loss,
     clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
     reason = "benchmark statistics: nanoseconds far below 2^52"
 )]
 

@@ -159,7 +159,7 @@
 //!   `default-features = false` the crate depends on `http`, `http-body` and `tokio` (plus
 //!   small helpers), and offers the plain [`Registry`] API for hyper, tonic or tower services.
 //! - `durable-sqlite`, `durable-postgres` (off; each turns on `durable`): the `durable` module,
-//!   deferred work persisted in an apalis 1.0 queue (SQLite file or Postgres).
+//!   deferred work persisted in an apalis 1.0 queue (`SQLite` file or Postgres).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

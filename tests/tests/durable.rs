@@ -1,7 +1,7 @@
-//! The durable path on SQLite (a temp file), through a real server and a real apalis worker:
+//! The durable path on `SQLite` (a temp file), through a real server and a real apalis worker:
 //! what becomes of the job for each way a request can end.
 //!
-//! One test, several scenarios in order: the job records its runs in a SQLite pool that belongs
+//! One test, several scenarios in order: the job records its runs in a `SQLite` pool that belongs
 //! to one tokio runtime, and every `#[tokio::test]` has a runtime of its own.
 
 mod durable_support;
@@ -68,7 +68,7 @@ async fn durable_jobs_on_sqlite() {
         .unwrap();
     server.settle_next().await;
     until("job 4 done by the worker", || async {
-        runs(&pool, "done").await.get(&4).is_some()
+        runs(&pool, "done").await.contains_key(&4)
     })
     .await;
     assert_eq!(

@@ -1,4 +1,4 @@
-//! A real server process persists durable jobs and is SIGKILLed at random points; an apalis
+//! A real server process persists durable jobs and is SIGKILL-ed at random points; an apalis
 //! worker in this process takes over. Every job that was persisted runs at least once, every
 //! job whose response was delivered was persisted, and the duplicates are counted and reported.
 //!

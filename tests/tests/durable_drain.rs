@@ -51,23 +51,23 @@ async fn drain_deadline_hands_jobs_back() {
     // Drain with a deadline the hung job cannot meet.
     let stdin = server.child.stdin.as_mut().unwrap();
     stdin.write_all(b"drain\n").await.unwrap();
-    let stats = ChildServer::wait_for(&mut server.lines, "STATS ").await;
+    let child_stats = ChildServer::wait_for(&mut server.lines, "STATS ").await;
     assert!(server.child.wait().await.unwrap().success());
     let field = |name: &str| -> u64 {
-        stats
+        child_stats
             .split(' ')
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
+            .unwrap_or_else(|| panic!("{name} in {child_stats}"))
     };
-    assert!(field("shed") > 0, "{stats}");
-    assert!(field("handed_at_drain") > 0, "{stats}");
+    assert!(field("shed") > 0, "{child_stats}");
+    assert!(field("handed_at_drain") > 0, "{child_stats}");
     assert_eq!(
         field("handed_back"),
         field("shed") + field("handed_at_drain"),
-        "{stats}"
+        "{child_stats}"
     );
     let (persisted, duplicates) = take_over_and_check(&pool, &delivered).await;
     assert_eq!(persisted, usize::try_from(JOBS).unwrap());
-    eprintln!("durable drain: {stats}; every one of {persisted} persisted jobs ran, 0 lost, {duplicates} duplicate runs");
+    eprintln!("durable drain: {child_stats}; every one of {persisted} persisted jobs ran, 0 lost, {duplicates} duplicate runs");
     durable_support::remove_db(&path);
 }

@@ -93,7 +93,7 @@ async fn durable_jobs_on_postgres() {
         .unwrap();
     server.settle_next().await;
     until("job 3 done by the worker", || async {
-        runs(&records, "done").await.get(&3).is_some()
+        runs(&records, "done").await.contains_key(&3)
     })
     .await;
     assert_eq!(

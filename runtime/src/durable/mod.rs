@@ -3,7 +3,7 @@
 //!
 //! `defer!` work lives in memory: a crash, a `kill -9`, a drain deadline or a shed loses it.
 //! [`DeferDurable::defer_durable`] writes the job to an [apalis](https://docs.rs/apalis) queue
-//! first (SQLite with `durable-sqlite`, Postgres with `durable-postgres`), **locked by this
+//! first (`SQLite` with `durable-sqlite`, Postgres with `durable-postgres`), **locked by this
 //! process**, and registers an always-block on the request's [`Registry`](crate::Registry):
 //!
 //! | what happens | what becomes of the job |

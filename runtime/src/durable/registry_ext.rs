@@ -28,17 +28,15 @@ pub trait DeferDurable {
 }
 
 impl DeferDurable for Registry {
-    fn defer_durable<'r, J: DurableJob>(
+    async fn defer_durable<'r, J: DurableJob>(
         &'r self,
         store: &'r DurableStore<J>,
         job: J,
-    ) -> impl Future<Output = Result<DurableHandle<'r>, DurableError>> + Send + 'r {
-        async move {
-            let claim = store.persist(job).await?;
-            let cancelled = claim.cancel_flag();
-            let handle = self.defer_always(move |outcome| claim.settle::<J>(outcome));
-            Ok(DurableHandle { handle, cancelled })
-        }
+    ) -> Result<DurableHandle<'r>, DurableError> {
+        let claim = store.persist(job).await?;
+        let cancelled = claim.cancel_flag();
+        let handle = self.defer_always(move |outcome| claim.settle::<J>(outcome));
+        Ok(DurableHandle { handle, cancelled })
     }
 }
 

@@ -1,4 +1,4 @@
-//! The SQLite store, on apalis-sqlite's public queries.
+//! The `SQLite` store, on apalis-sqlite's public queries.
 
 use apalis_core::backend::TaskResult;
 use apalis_core::task::Task;

@@ -1,4 +1,4 @@
-//! Shared parts of the durable tests: a job that records each run in a SQLite table, a real
+//! Shared parts of the durable tests: a job that records each run in a `SQLite` table, a real
 //! axum server whose handler persists it, an apalis worker that takes over, and queries that
 //! read what ran.
 #![allow(dead_code, clippy::missing_panics_doc)]
@@ -88,7 +88,7 @@ pub fn temp_db(name: &str) -> PathBuf {
     ))
 }
 
-/// Removes the database file at `path` and SQLite's WAL and shared-memory files beside it.
+/// Removes the database file at `path` and `SQLite`'s WAL and shared-memory files beside it.
 pub fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
@@ -97,7 +97,7 @@ pub fn remove_db(path: &Path) {
     }
 }
 
-/// Opens (creating) the SQLite file at `path` with apalis's schema.
+/// Opens (creating) the `SQLite` file at `path` with apalis's schema.
 pub async fn open_queue_db(path: &Path) -> SqlitePool {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
         .unwrap()
@@ -175,7 +175,7 @@ pub async fn runs(pool: &SqlitePool, phase: &str) -> BTreeMap<u32, Runs> {
     runs
 }
 
-/// The `n` of every job of `queue` in apalis's SQLite `Jobs` table, with its status.
+/// The `n` of every job of `queue` in apalis's `SQLite` `Jobs` table, with its status.
 pub async fn sqlite_jobs(pool: &SqlitePool, queue: &str) -> BTreeMap<u32, String> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT json_extract(CAST(job AS TEXT), '$.job.n'), status FROM Jobs WHERE job_type = ?",
