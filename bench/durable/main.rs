@@ -164,6 +164,28 @@ fn row(name: &str, mut values: Vec<i64>, baseline: Option<f64>) -> String {
     )
 }
 
+/// Prints the request-path table.
+fn print_costs(costs: Vec<(&str, Vec<i64>)>, cost_n: usize) {
+    println!("## Request-path cost of persisting (SQLite file in WAL mode, as apalis's setup leaves it)\n");
+    println!("{cost_n} sequential requests per handler on one HTTP/1.1 keep-alive connection; client round trip.\n");
+    println!(
+        "| handler | n | median µs | p99 µs | median / bare |\n| --- | --- | --- | --- | --- |"
+    );
+    let bare_median = {
+        let mut first = costs[0].1.clone();
+        stats::percentile_signed(&mut first, 50.0) as f64 / 1e3
+    };
+    let labels = [
+        "bare axum handler",
+        "`registry.defer` (in memory)",
+        "`defer_durable` (persist + lock)",
+        "apalis `push` (plain queue)",
+    ];
+    for ((_, times), label) in costs.into_iter().zip(labels) {
+        println!("{}", row(label, times, Some(bare_median)));
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Error> {
     let quick = std::env::args().any(|arg| arg == "--quick");
@@ -219,24 +241,7 @@ async fn main() -> Result<(), Error> {
         }
         costs.push((name, times));
     }
-    println!("## Request-path cost of persisting (SQLite file in WAL mode, as apalis's setup leaves it)\n");
-    println!("{cost_n} sequential requests per handler on one HTTP/1.1 keep-alive connection; client round trip.\n");
-    println!(
-        "| handler | n | median µs | p99 µs | median / bare |\n| --- | --- | --- | --- | --- |"
-    );
-    let bare_median = {
-        let mut first = costs[0].1.clone();
-        stats::percentile_signed(&mut first, 50.0) as f64 / 1e3
-    };
-    let labels = [
-        "bare axum handler",
-        "`registry.defer` (in memory)",
-        "`defer_durable` (persist + lock)",
-        "apalis `push` (plain queue)",
-    ];
-    for ((_, times), label) in costs.into_iter().zip(labels) {
-        println!("{}", row(label, times, Some(bare_median)));
-    }
+    print_costs(costs, cost_n);
 
     // The worker first works off the jobs the cost run queued, so that none waits behind them.
     wait_started(
