@@ -161,9 +161,11 @@
 //!
 //! # Limits
 //! - Deferred work lives in this process's memory: a crash, `kill -9` or a drain deadline loses
-//!   it. Work that must survive those belongs in a job queue; this crate is for work that may be
-//!   lost but should not hold up the response (e-mails you can resend, cache warming, metrics,
-//!   audit lines).
+//!   it. Work that must survive those belongs in a job queue: with the `durable-sqlite` or
+//!   `durable-postgres` feature, `durable::DeferDurable::defer_durable` persists it in an apalis
+//!   queue before the response and still runs it here right after. Plain `defer!` is for work
+//!   that may be lost but should not hold up the response (e-mails you can resend, cache
+//!   warming, metrics, audit lines).
 //! - A body dropped before it was ever polled counts as Completed: that is how HEAD, 204 and 304
 //!   responses end. A client that resets an HTTP/2 stream after the head but before the first
 //!   body poll lands there too.
@@ -186,6 +188,8 @@
 //!   axum nor the macro crate (nor `syn`): `http`, `http-body`, `tokio` and small helpers (the
 //!   `tower-layer`/`tower-service` trait crates among them), with the plain [`Registry`] API for
 //!   hyper, tonic or tower services.
+//! - `durable-sqlite`, `durable-postgres` (off; each turns on `durable`): the `durable` module,
+//!   deferred work persisted in an apalis 1.0 queue (`SQLite` file or Postgres).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -198,6 +202,8 @@ mod completion;
 mod config;
 #[cfg(feature = "axum")]
 mod defer_macro;
+#[cfg(feature = "durable")]
+pub mod durable;
 mod executor;
 mod latch;
 mod outcome;
