@@ -23,17 +23,16 @@ pub const MAX_QUEUED: usize = 8;
 /// until told on stdin to drain (then it prints its counters).
 pub async fn child_main() {
     let db = std::env::var("DURABLE_CHILD_DB").expect("started by durable_crash's tests");
-    after_response::Config::default()
+    let executor = after_response::Config::default()
         .max_in_flight(1)
         .max_queued(MAX_QUEUED)
-        .install()
-        .unwrap();
+        .build();
     let pool = open_queue_db(db.as_ref()).await;
     open_records(&pool).await;
     let store = DurableStore::<Record>::sqlite(&pool, &queue_config(QUEUE))
         .await
         .unwrap();
-    let server = Server::start(store.clone()).await;
+    let server = Server::start_on(store.clone(), Some(executor.clone())).await;
     println!("LISTENING {}", server.addr);
     if std::env::var("DURABLE_CHILD_MODE").as_deref() != Ok("drain") {
         // Killed by the parent long before this; the bound keeps an orphan from living on.
@@ -43,12 +42,12 @@ pub async fn child_main() {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let _ = tokio::time::timeout(PATIENCE, stdin.next_line()).await;
     drop(server);
-    let report = after_response::shutdown(Duration::from_millis(100)).await;
+    let report = executor.shutdown(Duration::from_millis(100)).await;
     let handed_at_drain = store.hand_back_unfinished().await;
     let durable = after_response::durable::stats();
     println!(
         "STATS shed={} abandoned={} handed_at_drain={handed_at_drain} handed_back={} ran_in_process={}",
-        after_response::stats().shed,
+        executor.stats().shed,
         report.abandoned + report.never_started,
         durable.handed_back,
         durable.ran_in_process,

@@ -258,14 +258,26 @@ pub struct Server {
 
 impl Server {
     pub async fn start(store: DurableStore<Record>) -> Self {
+        Self::start_on(store, None).await
+    }
+
+    /// [`Server::start`], with the handler's blocks on `executor` (its layer) when given, else
+    /// on the process default.
+    pub async fn start_on(
+        store: DurableStore<Record>,
+        executor: Option<after_response::Executor>,
+    ) -> Self {
         let (tx, completions) = mpsc::unbounded_channel();
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/job", get(handle))
             .with_state(store)
             .layer(axum::middleware::map_response(move |response: Response| {
                 let _ = tx.send(Completion::of(&response));
                 async move { response }
             }));
+        if let Some(executor) = executor {
+            app = app.layer(executor);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
