@@ -398,7 +398,11 @@ async fn gzip_client_disconnect_mid_stream_is_aborted() {
         // some whole slices before the client left, never more than the body.
         let taken = outcome.body_bytes();
         assert!(taken > 0 && taken <= NOISE_LEN as u64, "{proto:?}: {taken}");
-        assert_eq!(taken % (64 * 1024), 0, "{proto:?}: {taken} is not whole slices");
+        assert_eq!(
+            taken % (64 * 1024),
+            0,
+            "{proto:?}: {taken} is not whole slices"
+        );
     }
 }
 
