@@ -29,6 +29,7 @@ use tracing::Instrument as _;
 use crate::block::{BlockFuture, Entries};
 use crate::completion::CompletionSignal;
 use crate::config::{AlreadyInstalled, Config};
+use crate::observe::{self, BatchWatch, FailureKind};
 use crate::stats::{Counters, Ending};
 use crate::{Outcome, OutcomeKind};
 
@@ -133,7 +134,10 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     };
     let runnable = batch.entries.iter().filter(|e| e.runs_on(kind)).count() as u64;
     let cancelled = batch.entries.iter().filter(|e| e.is_cancelled()).count() as u64;
-    COUNTERS.record_skipped(batch.entries.len() as u64 - runnable - cancelled);
+    let executor = executor();
+    let skipped = batch.entries.len() as u64 - runnable - cancelled;
+    COUNTERS.record_skipped(skipped);
+    executor.config.observe.skipped(batch.handler, skipped);
     if runnable == 0 {
         discard(batch);
         return;
@@ -142,6 +146,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let parent = batch.span.as_ref().and_then(tracing::Span::id);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         COUNTERS.record_lost_unfired(runnable);
+        executor.config.observe.lost_unfired(batch.handler, runnable);
         tracing::error!(
             parent: parent,
             handler = batch.handler,
@@ -152,12 +157,12 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         discard(batch);
         return;
     };
-    let executor = executor();
     let slot = match executor.admit() {
         Admission::Slot(permit) => Some(permit),
         Admission::Queued => None,
         Admission::Full => {
             let shed_total = COUNTERS.record_shed(runnable);
+            executor.config.observe.shed(batch.handler, kind, runnable);
             tracing::warn!(
                 parent: parent,
                 handler = batch.handler,
@@ -172,7 +177,11 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         }
     };
     COUNTERS.record_fired(runnable);
-    let tally = Tally::new(executor, runnable, slot.is_none());
+    let watch = executor
+        .config
+        .observe
+        .fired(batch.handler, kind, runnable, slot.is_none());
+    let tally = Tally::new(executor, runnable, slot.is_none(), watch);
     executor
         .tracker
         .spawn_on(run_batch(batch, outcome, slot, tally), &runtime);
@@ -206,7 +215,7 @@ async fn run_batch(
     } else {
         // Queued: wait on this task for a slot; the response has already been sent.
         let permit = Arc::clone(&executor.slots).acquire_owned().await;
-        tally.leave_queue();
+        tally.leave_queue(true);
         permit.expect("the slot semaphore is never closed")
     };
     // Let the connection flush the response's last bytes before any user code runs.
@@ -218,7 +227,8 @@ async fn run_batch(
         signal,
         ..
     } = batch;
-    let span = block_span(span.as_ref(), handler, outcome.kind);
+    let span = block_span(span, handler, outcome.kind);
+    let observer = &executor.config.observe;
     for entry in entries {
         if !entry.runs_on(outcome.kind) {
             // Counted as skipped or cancelled when fired.
@@ -237,30 +247,41 @@ async fn run_batch(
         }
         let timeout = entry.timeout.or(executor.config.block_timeout);
         tally.starting();
+        let block_watch = tally.watch.starting();
         let ending = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
             Ok(Some(block)) => {
-                run_block(block, timeout, handler)
+                run_block(block, timeout, handler, observer, &tally.watch)
                     .instrument(span.clone())
                     .await
             }
             // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
             Ok(None) => Ending::Skipped,
-            Err(payload) => span.in_scope(|| log_panic(handler, payload.as_ref())),
+            Err(payload) => span.in_scope(|| {
+                let message = observe::panic_message(payload.as_ref());
+                observer.report(&tally.watch, FailureKind::Panicked, message);
+                log_panic(handler, payload.as_ref())
+            }),
         };
-        tally.ended(ending);
+        tally.ended(ending, &block_watch);
     }
+    // Close the blocks' span (and with it the handler's, if nothing else holds it) before the
+    // completion resolves: whoever awaits it sees the spans ended and exported.
+    drop(span);
     drop(signal);
 }
 
 /// The span blocks run in: a child of the handler's span (so its fields, such as a request id,
 /// appear on the blocks' events) that also records it follows from it. Its `handler` field
 /// names the handler (span names must be static, so the name itself is `after_response`).
+///
+/// It takes the handler's span by value and lets it go once the blocks' span exists: from then
+/// on the blocks' span alone keeps it open, so both close together when the blocks end.
 fn block_span(
-    handler_span: Option<&tracing::Span>,
+    handler_span: Option<tracing::Span>,
     handler: &str,
     kind: OutcomeKind,
 ) -> tracing::Span {
-    let parent = handler_span.and_then(tracing::Span::id);
+    let parent = handler_span.as_ref().and_then(tracing::Span::id);
     let span = tracing::info_span!(
         parent: parent.clone(),
         "after_response",
@@ -268,10 +289,17 @@ fn block_span(
         outcome = %kind
     );
     span.follows_from(parent);
+    drop(handler_span);
     span
 }
 
-async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &str) -> Ending {
+async fn run_block(
+    mut block: BlockFuture,
+    timeout: Option<Duration>,
+    handler: &str,
+    observer: &observe::Observer,
+    watch: &BatchWatch,
+) -> Ending {
     let guarded = AssertUnwindSafe(&mut block).catch_unwind();
     let result = match timeout {
         None => guarded.await,
@@ -282,6 +310,7 @@ async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &
                     timeout = ?limit,
                     "after-response: deferred block timed out and was cancelled"
                 );
+                observer.report_timeout(watch, limit);
                 // Cancel it: dropping the block runs its locals' `Drop`s.
                 drop_isolated(block, handler);
                 return Ending::TimedOut;
@@ -293,18 +322,19 @@ async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &
         Ok(Ok(())) => Ending::Finished,
         Ok(Err(error)) => {
             tracing::error!(handler, %error, "after-response: deferred block returned an error");
+            observer.report(watch, FailureKind::Failed, &error);
             Ending::Failed
         }
-        Err(payload) => log_panic(handler, payload.as_ref()),
+        Err(payload) => {
+            let message = observe::panic_message(payload.as_ref());
+            observer.report(watch, FailureKind::Panicked, message);
+            log_panic(handler, payload.as_ref())
+        }
     }
 }
 
 fn log_panic(handler: &str, payload: &(dyn std::any::Any + Send)) -> Ending {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<non-string panic payload>");
+    let message = observe::panic_message(payload);
     tracing::error!(
         handler,
         panic = message,
@@ -328,10 +358,12 @@ struct Tally {
     unstarted: u64,
     /// Holds one of the `max_queued` places until it gets a slot.
     queued: bool,
+    /// The same books, for metrics and the failure hook.
+    watch: BatchWatch,
 }
 
 impl Tally {
-    fn new(executor: &'static Executor, blocks: u64, queued: bool) -> Self {
+    fn new(executor: &'static Executor, blocks: u64, queued: bool, watch: BatchWatch) -> Self {
         executor.unstarted.fetch_add(blocks, Relaxed);
         Self {
             executor,
@@ -339,6 +371,7 @@ impl Tally {
             remaining: blocks,
             unstarted: blocks,
             queued,
+            watch,
         }
     }
 
@@ -347,9 +380,11 @@ impl Tally {
         self.executor.deadlines_passed.load(Relaxed) > self.fired_after_deadlines
     }
 
-    fn leave_queue(&mut self) {
+    /// Gives back the place in the queue: it `got_slot`, or the task is dropped.
+    fn leave_queue(&mut self, got_slot: bool) {
         if std::mem::take(&mut self.queued) {
             self.executor.queued.fetch_sub(1, Relaxed);
+            self.watch.left_queue(got_slot);
         }
     }
 
@@ -358,15 +393,16 @@ impl Tally {
         self.executor.unstarted.fetch_sub(1, Relaxed);
     }
 
-    fn ended(&mut self, ending: Ending) {
+    fn ended(&mut self, ending: Ending, block: &observe::BlockWatch) {
         self.remaining -= 1;
         COUNTERS.record_ended(ending, 1);
+        self.watch.ended(block, ending);
     }
 }
 
 impl Drop for Tally {
     fn drop(&mut self) {
-        self.leave_queue();
+        self.leave_queue(false);
         if self.unstarted > 0 {
             self.executor.unstarted.fetch_sub(self.unstarted, Relaxed);
         }
@@ -381,6 +417,7 @@ impl Drop for Tally {
                 Ending::Lost
             };
             COUNTERS.record_ended(ending, self.remaining);
+            self.watch.unfinished(ending, self.remaining);
         }
     }
 }

@@ -164,6 +164,10 @@ impl DeferHandle<'_> {
         );
         if !matches!(previous, Block::Cancelled) {
             executor::stats().record_cancelled();
+            executor::executor()
+                .config
+                .observe
+                .cancelled(self.registry.handler);
         }
         // The block's captured values are dropped here, outside the registry's lock.
         drop(previous);
