@@ -146,7 +146,10 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let parent = batch.span.as_ref().and_then(tracing::Span::id);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         COUNTERS.record_lost_unfired(runnable);
-        executor.config.observe.lost_unfired(batch.handler, runnable);
+        executor
+            .config
+            .observe
+            .lost_unfired(batch.handler, runnable);
         tracing::error!(
             parent: parent,
             handler = batch.handler,
@@ -210,7 +213,7 @@ async fn run_batch(
     mut tally: Tally,
 ) {
     let executor = tally.executor;
-    let _slot = if let Some(permit) = slot {
+    let slot = if let Some(permit) = slot {
         permit
     } else {
         // Queued: wait on this task for a slot; the response has already been sent.
@@ -264,9 +267,11 @@ async fn run_batch(
         };
         tally.ended(ending, &block_watch);
     }
-    // Close the blocks' span (and with it the handler's, if nothing else holds it) before the
-    // completion resolves: whoever awaits it sees the spans ended and exported.
+    // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
+    // slot back before the completion resolves: whoever awaits it sees the spans exported and
+    // the slot free.
     drop(span);
+    drop(slot);
     drop(signal);
 }
 

@@ -142,7 +142,10 @@ impl Observer {
 impl fmt::Debug for Observer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observer")
-            .field("on_failure", &self.on_failure.as_ref().map(|_| "Fn(&Failure)"))
+            .field(
+                "on_failure",
+                &self.on_failure.as_ref().map(|_| "Fn(&Failure)"),
+            )
             .finish()
     }
 }

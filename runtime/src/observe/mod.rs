@@ -20,8 +20,8 @@ use std::time::Duration;
 #[cfg(feature = "metrics")]
 use std::time::Instant;
 
-pub use failure::{Failure, FailureKind};
 pub(crate) use failure::{panic_message, Observer};
+pub use failure::{Failure, FailureKind};
 
 use crate::stats::Ending;
 use crate::OutcomeKind;
@@ -140,7 +140,10 @@ pub(crate) struct BlockWatch {
 
 #[cfg_attr(
     not(feature = "metrics"),
-    allow(clippy::unused_self, reason = "without `metrics` there is nothing to record")
+    allow(
+        clippy::unused_self,
+        reason = "without `metrics` there is nothing to record"
+    )
 )]
 impl BatchWatch {
     /// The response stopped waiting for a slot: it `got_slot`, or its task was dropped while
