@@ -6,7 +6,8 @@
 //! `--only SECTION` runs one section, `--trace-allocs` shows where each server-side allocation
 //! of one request comes from, `--variant V` keeps only the baseline and V (for profiling, see
 //! `bench/callgrind.sh`), `--no-completion-handles` installs `Config::completion_handles(false)`
-//! first. Method and measured figures: `bench/RESULTS.md`.
+//! first. Built with `--features metrics`, it serves with the runtime's metrics on, into a
+//! Prometheus recorder. Method and measured figures: `bench/RESULTS.md`.
 #![allow(
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
@@ -67,6 +68,11 @@ fn main() -> Result<(), Error> {
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
+    // With `--features metrics`: every deferred block is counted and timed into a real recorder.
+    #[cfg(feature = "metrics")]
+    let _prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| error.to_string())?;
     let wanted = |section: &str| only.as_deref().is_none_or(|only| only == section);
     let plan = Plan::new(quick);
     let started = Instant::now();

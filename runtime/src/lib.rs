@@ -139,6 +139,17 @@
 //! [`Config`] sets the bound on work in flight and a default per-block timeout; [`stats`]
 //! reads the counters; [`shutdown`] drains deferred work with a deadline.
 //!
+//! # Observability
+//! - With the `metrics` feature, deferred work is counted and timed through the `metrics`
+//!   facade: `after_response_blocks_fired_total`, `after_response_blocks_ended_total` (label
+//!   `ending`), the `after_response_blocks_in_flight` and `after_response_responses_queued`
+//!   gauges, and histograms of block duration, start delay and queue wait, labelled by handler
+//!   only (the README's "Observability" tables each one with its unit and labels).
+//! - [`Config::on_failure`] hands every failed, panicked, timed-out or shed block, as a
+//!   [`Failure`], to a callback of yours (an error reporter), isolated like a block.
+//! - The blocks' span is a child of the handler's span and `follows_from` it, which
+//!   `tracing-opentelemetry` exports as a span link.
+//!
 //! # Limits
 //! - Deferred work lives in this process's memory: a crash, `kill -9` or a drain deadline loses
 //!   it. Work that must survive those belongs in a job queue; this crate is for work that may be
@@ -156,6 +167,8 @@
 //! - `axum` (default): `Registry::finish` and what `#[after_response]` expands to. With
 //!   `default-features = false` the crate depends on `http`, `http-body` and `tokio` (plus
 //!   small helpers), and offers the plain [`Registry`] API for hyper, tonic or tower services.
+//! - `metrics` (off): the metrics above, through the `metrics` facade. Off, nothing is
+//!   measured or emitted.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
