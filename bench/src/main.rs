@@ -68,11 +68,6 @@ fn main() -> Result<(), Error> {
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
-    // With `--features metrics`: every deferred block is counted and timed into a real recorder.
-    #[cfg(feature = "metrics")]
-    let _prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|error| error.to_string())?;
     let wanted = |section: &str| only.as_deref().is_none_or(|only| only == section);
     let plan = Plan::new(quick);
     let started = Instant::now();

@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/ops.rs"]
 mod ops;
+#[path = "common/soak.rs"]
+mod soak;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -179,14 +181,6 @@ fn router(probe: Probe) -> Router {
         .with_state(probe)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The scraped samples: `name{label="value",..}` (labels sorted) → the value as rendered.
 fn samples(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -231,7 +225,7 @@ fn reported(handler: &str, kind: FailureKind, message: &str) -> Reported {
 /// aborted (one skipped, one always-block), shed behind a held slot and a queued response, and
 /// two lost (the runtime dropped under a running block; no runtime at all).
 fn drive_the_mix() {
-    let tokio_runtime = runtime();
+    let tokio_runtime = soak::runtime();
     let before = after_response::stats();
     tokio_runtime.block_on(async {
         let (probe, mut observer) = Probe::new();
@@ -491,7 +485,7 @@ fn exported(spans: &InMemorySpanExporter, name: &str) -> Option<SpanData> {
 fn the_exported_block_span_is_a_child_of_the_request_span_and_links_to_it() {
     let (setup, _turn) = observability();
     setup.spans.reset();
-    let tokio_runtime = runtime();
+    let tokio_runtime = soak::runtime();
     tokio_runtime.block_on(async {
         let router = Router::new()
             .route("/traced", get(obs_traced))
