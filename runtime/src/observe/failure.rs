@@ -134,7 +134,7 @@ impl Observer {
             );
             crate::executor::stats().record_failure_hook_panicked();
             #[cfg(feature = "metrics")]
-            super::metrics::failure_hook_panicked(failure.handler);
+            super::metrics::of(failure.handler).failure_hook_panicked();
         }
     }
 }

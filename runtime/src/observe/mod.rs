@@ -16,6 +16,8 @@ mod failure;
 #[cfg(feature = "metrics")]
 mod metrics;
 
+#[cfg(feature = "metrics")]
+use std::sync::Arc;
 use std::time::Duration;
 #[cfg(feature = "metrics")]
 use std::time::Instant;
@@ -39,7 +41,7 @@ impl Observer {
     #[inline]
     pub(crate) fn cancelled(&self, handler: &'static str) {
         #[cfg(feature = "metrics")]
-        metrics::ended(handler, metrics::CANCELLED, 1);
+        metrics::of(handler).ended(metrics::CANCELLED, 1);
         #[cfg(not(feature = "metrics"))]
         let _ = handler;
     }
@@ -49,7 +51,7 @@ impl Observer {
     pub(crate) fn skipped(&self, handler: &'static str, blocks: u64) {
         #[cfg(feature = "metrics")]
         if blocks > 0 {
-            metrics::ended(handler, metrics::label(Ending::Skipped), blocks);
+            metrics::of(handler).ended(metrics::ending_index(Ending::Skipped), blocks);
         }
         #[cfg(not(feature = "metrics"))]
         let _ = (handler, blocks);
@@ -59,7 +61,7 @@ impl Observer {
     #[inline]
     pub(crate) fn lost_unfired(&self, handler: &'static str, blocks: u64) {
         #[cfg(feature = "metrics")]
-        metrics::ended(handler, metrics::label(Ending::Lost), blocks);
+        metrics::of(handler).ended(metrics::ending_index(Ending::Lost), blocks);
         #[cfg(not(feature = "metrics"))]
         let _ = (handler, blocks);
     }
@@ -68,7 +70,7 @@ impl Observer {
     /// failure hook. This runs where the response ended, on the connection.
     pub(crate) fn shed(&self, handler: &'static str, outcome: OutcomeKind, blocks: u64) {
         #[cfg(feature = "metrics")]
-        metrics::ended(handler, metrics::SHED, blocks);
+        metrics::of(handler).ended(metrics::SHED, blocks);
         if self.has_hook() {
             for _ in 0..blocks {
                 self.call_hook(&Failure::new(
@@ -93,12 +95,16 @@ impl Observer {
         queued: bool,
     ) -> BatchWatch {
         #[cfg(feature = "metrics")]
-        metrics::fired(handler, outcome, blocks, queued);
+        let metrics = metrics::of(handler);
+        #[cfg(feature = "metrics")]
+        metrics.fired(outcome, blocks, queued);
         #[cfg(not(feature = "metrics"))]
         let _ = (blocks, queued);
         BatchWatch {
             handler,
             outcome,
+            #[cfg(feature = "metrics")]
+            metrics,
             #[cfg(feature = "metrics")]
             fired_at: Instant::now(),
         }
@@ -128,6 +134,9 @@ impl Observer {
 pub(crate) struct BatchWatch {
     handler: &'static str,
     outcome: OutcomeKind,
+    /// The handler's metric handles, looked up once per response.
+    #[cfg(feature = "metrics")]
+    metrics: Arc<metrics::HandlerMetrics>,
     #[cfg(feature = "metrics")]
     fired_at: Instant,
 }
@@ -151,7 +160,8 @@ impl BatchWatch {
     #[inline]
     pub(crate) fn left_queue(&self, got_slot: bool) {
         #[cfg(feature = "metrics")]
-        metrics::left_queue(self.handler, got_slot.then(|| self.fired_at.elapsed()));
+        self.metrics
+            .left_queue(got_slot.then(|| self.fired_at.elapsed()));
         #[cfg(not(feature = "metrics"))]
         let _ = got_slot;
     }
@@ -163,7 +173,7 @@ impl BatchWatch {
         #[cfg(feature = "metrics")]
         {
             let started_at = Instant::now();
-            metrics::started(self.handler, started_at - self.fired_at);
+            self.metrics.started(started_at - self.fired_at);
             BlockWatch { started_at }
         }
         #[cfg(not(feature = "metrics"))]
@@ -174,7 +184,7 @@ impl BatchWatch {
     #[inline]
     pub(crate) fn ended(&self, block: &BlockWatch, ending: Ending) {
         #[cfg(feature = "metrics")]
-        metrics::block_ended(self.handler, ending, block.started_at.elapsed());
+        self.metrics.block_ended(ending, block.started_at.elapsed());
         #[cfg(not(feature = "metrics"))]
         let _ = (block, ending);
     }
@@ -183,7 +193,7 @@ impl BatchWatch {
     #[inline]
     pub(crate) fn unfinished(&self, ending: Ending, blocks: u64) {
         #[cfg(feature = "metrics")]
-        metrics::unfinished(self.handler, ending, blocks);
+        self.metrics.unfinished(ending, blocks);
         #[cfg(not(feature = "metrics"))]
         let _ = (ending, blocks);
     }
