@@ -5,7 +5,7 @@
 //!   facade; any recorder receives it. Here `metrics-exporter-prometheus` (with
 //!   `default-features = false`: no HTTP listener of its own) renders it from an axum route.
 //! - Install the recorder before the first response with deferred work ends: the metrics are
-//!   described to the recorder in force then.
+//!   described to, and each handler's handles registered with, the recorder in force then.
 //! - `Config::on_failure` hands every failed, panicked, timed-out or shed block to your error
 //!   reporter (here: a line on stdout).
 //!
