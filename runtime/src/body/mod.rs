@@ -154,7 +154,10 @@ fn hand_bytes(slice: Bytes, rest: &Bytes, end_stream: bool, record: &mut RecordS
         } else if last {
             record.ended();
         }
-        (last, last || (rest.is_empty() && record.announced.is_none()))
+        (
+            last,
+            last || (rest.is_empty() && record.announced.is_none()),
+        )
     });
     if last && end_stream {
         record.hand_off_with(slice)
