@@ -6,7 +6,8 @@
 //! `--only SECTION` runs one section, `--trace-allocs` shows where each server-side allocation
 //! of one request comes from, `--variant V` keeps only the baseline and V (for profiling, see
 //! `bench/callgrind.sh`), `--no-completion-handles` installs `Config::completion_handles(false)`
-//! first. Method and measured figures: `bench/RESULTS.md`.
+//! first. Built with `--features metrics`, it serves with the runtime's metrics on, into a
+//! Prometheus recorder. Method and measured figures: `bench/RESULTS.md`.
 #![allow(
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,

@@ -22,7 +22,14 @@ pub struct Server {
 impl Server {
     /// A multi-thread runtime with `workers` worker threads (1 on a 2-core machine: the
     /// client gets the other core).
+    ///
+    /// With `--features metrics` it also installs a Prometheus recorder, so that every deferred
+    /// block is counted and timed into a real one (the facade's default recorder does nothing).
     pub fn new(workers: usize) -> io::Result<Self> {
+        #[cfg(feature = "metrics")]
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(io::Error::other)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name(THREAD_NAME)

@@ -33,6 +33,8 @@ pub struct Config {
     pub(crate) max_queued: usize,
     pub(crate) block_timeout: Option<Duration>,
     pub(crate) completion_handles: bool,
+    /// The failure hook ([`Config::on_failure`], defined beside it in `observe`).
+    pub(crate) observe: crate::observe::Observer,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_queued: 16 * 1024,
             block_timeout: None,
             completion_handles: true,
+            observe: crate::observe::Observer::default(),
         }
     }
 }

@@ -159,6 +159,17 @@
 //! runs on tokio's blocking pool, in order with the response's other blocks, bounded and
 //! counted like them.
 //!
+//! # Observability
+//! - With the `metrics` feature, deferred work is counted and timed through the `metrics`
+//!   facade: `after_response_blocks_fired_total`, `after_response_blocks_ended_total` (label
+//!   `ending`), the `after_response_blocks_in_flight` and `after_response_responses_queued`
+//!   gauges, and histograms of block duration, start delay and queue wait, labelled by handler
+//!   only (the README's "Observability" tables each one with its unit and labels).
+//! - [`Config::on_failure`] hands every failed, panicked, timed-out or shed block, as a
+//!   [`Failure`], to a callback of yours (an error reporter), isolated like a block.
+//! - The blocks' span is a child of the handler's span and `follows_from` it, which
+//!   `tracing-opentelemetry` exports as a span link.
+//!
 //! # Limits
 //! - Deferred work lives in this process's memory: a crash, `kill -9` or a drain deadline loses
 //!   it. Work that must survive those belongs in a job queue: with the `durable-sqlite` or
@@ -190,6 +201,8 @@
 //!   hyper, tonic or tower services.
 //! - `durable-sqlite`, `durable-postgres` (off; each turns on `durable`): the `durable` module,
 //!   deferred work persisted in an apalis 1.0 queue (`SQLite` file or Postgres).
+//! - `metrics` (off): the metrics above, through the `metrics` facade. Off, nothing is
+//!   measured or emitted.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -206,6 +219,7 @@ mod defer_macro;
 pub mod durable;
 mod executor;
 mod latch;
+mod observe;
 mod outcome;
 mod output;
 mod registry;
@@ -222,6 +236,7 @@ pub use body::DeferredBody;
 pub use completion::{Completion, CompletionFuture};
 pub use config::Config;
 pub use executor::{shutdown, stats, DrainReport, Executor};
+pub use observe::{Failure, FailureKind};
 pub use outcome::{Outcome, OutcomeKind};
 pub use output::DeferredOutput;
 pub use registry::{DeferHandle, Registry};

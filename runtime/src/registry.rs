@@ -220,6 +220,11 @@ impl DeferHandle<'_> {
                 .ledger
                 .counters
                 .record_cancelled();
+            self.registry
+                .executor
+                .config()
+                .observe
+                .cancelled(self.registry.handler);
         }
         // The block's captured values are dropped here, outside the registry's lock.
         drop(previous);

@@ -45,6 +45,9 @@ pub struct Stats {
     /// drain deadline having passed while they were in flight (no drain at all,
     /// or fired after the drain). Logged at ERROR.
     pub lost: u64,
+    /// Panics caught in the failure hook ([`crate::Config::on_failure`]), logged at ERROR. Not
+    /// a block ending: the block is counted by how it failed.
+    pub failure_hook_panicked: u64,
 }
 
 pub(crate) struct Counters {
@@ -58,6 +61,7 @@ pub(crate) struct Counters {
     shed: AtomicU64,
     abandoned: AtomicU64,
     lost: AtomicU64,
+    failure_hook_panicked: AtomicU64,
 }
 
 /// How one fired block ended (the response's own end is an [`crate::OutcomeKind`]).
@@ -86,6 +90,7 @@ impl Counters {
             shed: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            failure_hook_panicked: AtomicU64::new(0),
         }
     }
 
@@ -101,11 +106,16 @@ impl Counters {
             shed: self.shed.load(Relaxed),
             abandoned: self.abandoned.load(Relaxed),
             lost: self.lost.load(Relaxed),
+            failure_hook_panicked: self.failure_hook_panicked.load(Relaxed),
         }
     }
 
     pub(crate) fn record_cancelled(&self) {
         self.cancelled.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn record_failure_hook_panicked(&self) {
+        self.failure_hook_panicked.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn record_skipped(&self, blocks: u64) {

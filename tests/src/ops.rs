@@ -22,6 +22,11 @@ pub fn changes(before: &Stats, after: &Stats) -> Vec<(&'static str, i64)> {
         ("shed", before.shed, after.shed),
         ("abandoned", before.abandoned, after.abandoned),
         ("lost", before.lost, after.lost),
+        (
+            "failure_hook_panicked",
+            before.failure_hook_panicked,
+            after.failure_hook_panicked,
+        ),
     ];
     fields
         .into_iter()

@@ -18,11 +18,7 @@ pub(crate) fn drop_isolated<T>(value: T, handler: &str) {
 }
 
 pub(crate) fn log_panic(handler: &str, payload: &(dyn Any + Send)) -> BlockEnd {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<non-string panic payload>");
+    let message = crate::observe::panic_message(payload);
     tracing::error!(
         handler,
         panic = message,

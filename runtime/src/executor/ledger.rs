@@ -78,8 +78,8 @@ impl BatchAccount {
 
     /// Settles the blocks that did not end (the runtime dropped the task, or it stopped before
     /// blocks a drain deadline left behind): abandoned if a drain deadline passed while they
-    /// were in flight, else lost (and logged). Idempotent.
-    pub(crate) fn close(&mut self, ledger: &Ledger) {
+    /// were in flight, else lost (and logged), and tells `unfinished` of them. Idempotent.
+    pub(crate) fn close(&mut self, ledger: &Ledger, unfinished: impl FnOnce(BlockEnd, u64)) {
         if self.unstarted > 0 {
             ledger
                 .unstarted
@@ -95,9 +95,9 @@ impl BatchAccount {
                 );
                 BlockEnd::Lost
             };
-            ledger
-                .counters
-                .record_ended(end, std::mem::take(&mut self.remaining));
+            let blocks = std::mem::take(&mut self.remaining);
+            ledger.counters.record_ended(end, blocks);
+            unfinished(end, blocks);
         }
     }
 }

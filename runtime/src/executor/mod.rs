@@ -237,7 +237,10 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let counters = &executor.ledger.counters;
     let runnable = batch.entries.iter().filter(|e| e.runs_on(kind)).count() as u64;
     let cancelled = batch.entries.iter().filter(|e| e.is_cancelled()).count() as u64;
-    counters.record_skipped(batch.entries.len() as u64 - runnable - cancelled);
+    let skipped = batch.entries.len() as u64 - runnable - cancelled;
+    counters.record_skipped(skipped);
+    let observe = &executor.config.observe;
+    observe.skipped(batch.handler, skipped);
     if runnable == 0 {
         discard(batch);
         return;
@@ -246,6 +249,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let parent = batch.span.as_ref().and_then(tracing::Span::id);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         counters.record_lost_unfired(runnable);
+        observe.lost_unfired(batch.handler, runnable);
         tracing::error!(
             parent: parent,
             handler = batch.handler,
@@ -261,6 +265,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         Admitted::Queued => None,
         Admitted::Full => {
             let shed_total = counters.record_shed(runnable);
+            observe.shed(counters, batch.handler, kind, runnable);
             tracing::warn!(
                 parent: parent,
                 handler = batch.handler,
@@ -279,7 +284,8 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     // Counted by the tracker from here; the claim ends the count when it drops (with the task,
     // or with the task unpolled if the runtime drops it).
     executor.tracker.task_started();
-    let claim = Claim::new(executor.clone(), account, queued);
+    let watch = observe.fired(batch.handler, kind, runnable, queued);
+    let claim = Claim::new(executor.clone(), account, queued, watch);
     drop(runtime.spawn(run_batch(batch, outcome, slot, claim)));
 }
 

@@ -10,8 +10,10 @@ use tracing::Instrument as _;
 use super::batch::Batch;
 use super::isolation::{catch_unwind, drop_isolated, log_panic};
 use super::ledger::BatchAccount;
+use super::shared::Shared;
 use super::shared::SharedRef;
 use crate::block::BlockFuture;
+use crate::observe::{self, BatchWatch, BlockWatch, FailureKind};
 use crate::stats::BlockEnd;
 use crate::{Outcome, OutcomeKind};
 
@@ -22,28 +24,46 @@ pub(crate) struct Claim {
     executor: SharedRef,
     account: BatchAccount,
     queued: bool,
+    /// The same books, for metrics and the failure hook.
+    watch: BatchWatch,
 }
 
 impl Claim {
-    pub(crate) fn new(executor: SharedRef, account: BatchAccount, queued: bool) -> Self {
+    pub(crate) fn new(
+        executor: SharedRef,
+        account: BatchAccount,
+        queued: bool,
+        watch: BatchWatch,
+    ) -> Self {
         Self {
             executor,
             account,
             queued,
+            watch,
         }
     }
 
-    fn leave_queue(&mut self) {
+    /// Gives back the place in the queue: it `got_slot`, or the task is dropped.
+    fn leave_queue(&mut self, got_slot: bool) {
         if std::mem::take(&mut self.queued) {
             self.executor.admission.leave_queue();
+            self.watch.left_queue(got_slot);
         }
+    }
+
+    fn ended(&mut self, end: BlockEnd, block: &BlockWatch) {
+        self.account.ended(&self.executor.ledger, end);
+        self.watch.ended(block, end);
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.leave_queue();
-        self.account.close(&self.executor.ledger);
+        self.leave_queue(false);
+        let watch = &self.watch;
+        self.account.close(&self.executor.ledger, |end, blocks| {
+            watch.unfinished(end, blocks);
+        });
         self.executor.tracker.task_ended();
     }
 }
@@ -55,12 +75,12 @@ pub(crate) async fn run_batch(
     mut claim: Claim,
 ) {
     let executor = claim.executor.clone();
-    let _slot = if let Some(permit) = slot {
+    let slot = if let Some(permit) = slot {
         permit
     } else {
         // Queued: wait on this task for a slot; the response has already been sent.
         let permit = executor.admission.wait_for_slot().await;
-        claim.leave_queue();
+        claim.leave_queue(true);
         permit
     };
     // Let the connection flush the response's last bytes before any user code runs.
@@ -72,7 +92,7 @@ pub(crate) async fn run_batch(
         signal,
         ..
     } = batch;
-    let span = block_span(span.as_ref(), handler, outcome.kind());
+    let span = block_span(span, handler, outcome.kind());
     let ledger = &executor.ledger;
     for entry in entries {
         if !entry.runs_on(outcome.kind()) {
@@ -92,32 +112,63 @@ pub(crate) async fn run_batch(
         }
         let timeout = entry.timeout.or(executor.config.block_timeout);
         claim.account.starting(ledger);
+        let block_watch = claim.watch.starting();
         // `start` calls the always-form's closure: user code, so isolated; the span is entered
         // only to log a panic (entering it per block costs ~100 instructions).
         let end = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
             Ok(Some(block)) => {
-                run_block(block, timeout, handler)
+                run_block(block, timeout, handler, &executor, &claim.watch)
                     .instrument(span.clone())
                     .await
             }
             // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
             Ok(None) => BlockEnd::Skipped,
-            Err(payload) => span.in_scope(|| log_panic(handler, payload.as_ref())),
+            Err(payload) => span.in_scope(|| {
+                report(
+                    &executor,
+                    &claim.watch,
+                    FailureKind::Panicked,
+                    payload.as_ref(),
+                );
+                log_panic(handler, payload.as_ref())
+            }),
         };
-        claim.account.ended(ledger, end);
+        claim.ended(end, &block_watch);
     }
+    // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
+    // slot back before the completion resolves: whoever awaits it sees the spans exported and
+    // the slot free.
+    drop(span);
+    drop(slot);
     drop(signal);
+}
+
+/// Tells `executor`'s failure hook (if any) of a block of `watch`'s response that panicked.
+fn report(
+    executor: &Shared,
+    watch: &BatchWatch,
+    kind: FailureKind,
+    payload: &(dyn std::any::Any + Send),
+) {
+    let message = observe::panic_message(payload);
+    executor
+        .config
+        .observe
+        .report(&executor.ledger.counters, watch, kind, message);
 }
 
 /// The span blocks run in: a child of the handler's span (so its fields, such as a request id,
 /// appear on the blocks' events) that also records it follows from it. Its `handler` field
 /// names the handler (span names must be static, so the name itself is `after_response`).
+///
+/// It takes the handler's span by value and lets it go once the blocks' span exists: from then
+/// on the blocks' span alone keeps it open, so both close together when the blocks end.
 fn block_span(
-    handler_span: Option<&tracing::Span>,
+    handler_span: Option<tracing::Span>,
     handler: &str,
     kind: OutcomeKind,
 ) -> tracing::Span {
-    let parent = handler_span.and_then(tracing::Span::id);
+    let parent = handler_span.as_ref().and_then(tracing::Span::id);
     let span = tracing::info_span!(
         parent: parent.clone(),
         "after_response",
@@ -125,10 +176,19 @@ fn block_span(
         outcome = %kind
     );
     span.follows_from(parent);
+    drop(handler_span);
     span
 }
 
-async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &str) -> BlockEnd {
+async fn run_block(
+    mut block: BlockFuture,
+    timeout: Option<Duration>,
+    handler: &str,
+    executor: &Shared,
+    watch: &BatchWatch,
+) -> BlockEnd {
+    let observe = &executor.config.observe;
+    let counters = &executor.ledger.counters;
     let guarded = catch_unwind(&mut block);
     let result = match timeout {
         None => guarded.await,
@@ -139,6 +199,7 @@ async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &
                     timeout = ?limit,
                     "after-response: deferred block timed out and was cancelled"
                 );
+                observe.report_timeout(counters, watch, limit);
                 // Cancel it: dropping the block runs its locals' `Drop`s.
                 drop_isolated(block, handler);
                 return BlockEnd::TimedOut;
@@ -150,8 +211,12 @@ async fn run_block(mut block: BlockFuture, timeout: Option<Duration>, handler: &
         Ok(Ok(())) => BlockEnd::Finished,
         Ok(Err(error)) => {
             tracing::error!(handler, %error, "after-response: deferred block returned an error");
+            observe.report(counters, watch, FailureKind::Failed, &error);
             BlockEnd::Failed
         }
-        Err(payload) => log_panic(handler, payload.as_ref()),
+        Err(payload) => {
+            report(executor, watch, FailureKind::Panicked, payload.as_ref());
+            log_panic(handler, payload.as_ref())
+        }
     }
 }
