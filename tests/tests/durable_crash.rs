@@ -10,7 +10,9 @@ mod durable_support;
 use std::collections::BTreeSet;
 
 use durable_support::child::{take_over_and_check, ChildServer, Random, Tally, QUEUE};
-use durable_support::{fetch, open_queue_db, open_records, runs, sqlite_jobs, temp_db, PATIENCE};
+use durable_support::{
+    fetch, open_queue_db, open_records, runs, sqlite_jobs, temp_db, until, PATIENCE,
+};
 use tokio::task::JoinSet;
 
 /// The server process. Does nothing unless started by the test below.
@@ -33,19 +35,31 @@ async fn sigkill_at_random_points_loses_no_job() {
     for round in 0..ROUNDS {
         let mut server = ChildServer::start(&path, "kill").await;
         let first = round * PER_ROUND;
-        // Each round: one job that hangs mid-run in the server (and holds the ones after it in
-        // the queue), a few handlers that hang before their response, the rest plain.
+        // Each round: a few plain jobs, then one that hangs mid-run in the server (it holds the
+        // server's one slot, so the jobs after it wait in the queue or are shed), each answered
+        // before the next is sent so that they take the slot in this order; then the rest at
+        // once: a few handlers that hang before their response, the others plain.
         let hang_in_process = first + u32::try_from(random.below(8)).unwrap();
-        let mut answering = JoinSet::new();
-        let mut hanging = JoinSet::new();
-        let mut expected = 0;
-        for n in first..first + PER_ROUND {
-            let hang_before = n != hang_in_process && random.below(20) == 0;
-            let url = format!(
+        let url = |n: u32, hang_before: bool| {
+            format!(
                 "{}n={n}&hang_in_process={}&hang_before_response={hang_before}",
                 server.base,
                 n == hang_in_process
-            );
+            )
+        };
+        let mut answered = 0;
+        for n in first..=hang_in_process {
+            let (status, body) = fetch(&url(n, false)).await.unwrap();
+            assert_eq!(status, 200, "{body}");
+            delivered.insert(n);
+            answered += 1;
+        }
+        let mut answering = JoinSet::new();
+        let mut hanging = JoinSet::new();
+        let mut expected = answered;
+        for n in hang_in_process + 1..first + PER_ROUND {
+            let hang_before = random.below(20) == 0;
+            let url = url(n, hang_before);
             if hang_before {
                 hanging.spawn(async move { fetch(&url).await });
             } else {
@@ -53,10 +67,11 @@ async fn sigkill_at_random_points_loses_no_job() {
                 answering.spawn(async move { (n, fetch(&url).await) });
             }
         }
-        // The kill: after a random share of the answers, while the rest are on their way.
+        // The kill: after a random share of the answers, while the rest are on their way, and
+        // once the hanging job has started in the server (so the kill always catches one job
+        // mid-run, whatever the machine's speed).
         let kill_after = expected * 2 / 3
             + usize::try_from(random.below(u64::try_from(expected / 3).unwrap() + 1)).unwrap();
-        let mut answered = 0;
         while answered < kill_after {
             let (n, result) = tokio::time::timeout(PATIENCE, answering.join_next())
                 .await
@@ -68,6 +83,13 @@ async fn sigkill_at_random_points_loses_no_job() {
             delivered.insert(n);
             answered += 1;
         }
+        until("the hanging job to start in the server", || async {
+            runs(&pool, "started")
+                .await
+                .get(&hang_in_process)
+                .is_some_and(|r| r.process > 0)
+        })
+        .await;
         server.child.start_kill().unwrap();
         server.child.wait().await.unwrap();
         while let Some(joined) = answering.join_next().await {
