@@ -13,17 +13,25 @@ use crate::latch::{Latch, SetOnDrop};
 ///
 /// [`crate::Registry::attach`] stores one in the response's extensions; get it with
 /// [`Completion::of`]. Tests and middleware await it instead of sleeping.
+///
+/// A response that passed through several registries (an `#[after_response]` middleware
+/// around an `#[after_response]` handler) has one handle for all of them: it resolves once
+/// the blocks of every registry attached to it have finished.
 #[derive(Clone, Debug)]
 pub struct Completion {
-    /// `None` when the response carries no deferred work: already complete.
-    latch: Option<Latch>,
+    /// One latch per registry attached to the response, innermost first; none when the
+    /// response carries no deferred work: already complete.
+    latches: Vec<Latch>,
 }
 
 impl Completion {
-    /// A handle that completes when the returned guard drops (at the end of the batch's task).
-    pub(crate) fn pending() -> (Self, SetOnDrop) {
+    /// A handle that completes when the returned guard drops (at the end of the batch's task)
+    /// and, first, `inner` (the handle of a registry attached to the response before) has.
+    pub(crate) fn pending_after(inner: Option<Self>) -> (Self, SetOnDrop) {
         let (latch, set) = Latch::new();
-        (Self { latch: Some(latch) }, set)
+        let mut latches = inner.map(|inner| inner.latches).unwrap_or_default();
+        latches.push(latch);
+        (Self { latches }, set)
     }
 
     /// The completion handle of `response`; a response without deferred work gives one that is
@@ -34,13 +42,15 @@ impl Completion {
             .extensions()
             .get::<Self>()
             .cloned()
-            .unwrap_or(Self { latch: None })
+            .unwrap_or(Self {
+                latches: Vec::new(),
+            })
     }
 
     /// `true` once every deferred block of the response has finished.
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.latch.as_ref().is_none_or(Latch::is_set)
+        self.latches.iter().all(Latch::is_set)
     }
 
     /// Waits until every deferred block of the response has finished (the handle stays usable).
@@ -55,28 +65,35 @@ impl IntoFuture for Completion {
 
     fn into_future(self) -> Self::IntoFuture {
         CompletionFuture {
-            wait: self.latch.map(Latch::wait_set),
+            waiting: None,
+            rest: self.latches.into_iter(),
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// What awaiting a [`Completion`] (or [`Completion::wait`]) gives: resolves once every
-    /// deferred block of the response has finished.
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct CompletionFuture {
-        #[pin]
-        wait: Option<WaitForCancellationFutureOwned>,
-    }
+/// What awaiting a [`Completion`] (or [`Completion::wait`]) gives: resolves once every
+/// deferred block of the response has finished.
+#[must_use = "futures do nothing unless awaited"]
+pub struct CompletionFuture {
+    /// The latch being waited for (boxed: the handle is for tests and middleware, not the hot
+    /// path, and this keeps the future `Unpin`).
+    waiting: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    rest: std::vec::IntoIter<Latch>,
 }
 
 impl Future for CompletionFuture {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.project().wait.as_pin_mut() {
-            None => Poll::Ready(()),
-            Some(wait) => wait.poll(cx),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if let Some(waiting) = self.waiting.as_mut() {
+                std::task::ready!(waiting.as_mut().poll(cx));
+                self.waiting = None;
+            }
+            match self.rest.next() {
+                Some(latch) => self.waiting = Some(Box::pin(latch.wait_set())),
+                None => return Poll::Ready(()),
+            }
         }
     }
 }
@@ -84,7 +101,10 @@ impl Future for CompletionFuture {
 impl std::fmt::Debug for CompletionFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompletionFuture")
-            .field("has_work", &self.wait.is_some())
+            .field(
+                "registries_left",
+                &(self.rest.len() + usize::from(self.waiting.is_some())),
+            )
             .finish()
     }
 }

@@ -121,7 +121,8 @@ impl Registry {
     {
         let (mut parts, body) = response.into_parts();
         let signal = self.executor.config().completion_handles.then(|| {
-            let (completion, signal) = Completion::pending();
+            let inner = parts.extensions.remove::<Completion>();
+            let (completion, signal) = Completion::pending_after(inner);
             parts.extensions.insert(completion);
             signal
         });

@@ -1,6 +1,7 @@
 //! Outcomes and timing under tower and tower-http layers (compression, trace, timeouts, catch
 //! panic, `HandleErrorLayer`) and under Router `nest`, `fallback`, `with_state` and HEAD, over a
-//! real server, HTTP/1.1 and HTTP/2.
+//! real server, HTTP/1.1 and HTTP/2; and the one completion handle of a response that passed
+//! through an `#[after_response]` middleware as well as its handler.
 
 use after_response_tests as common;
 
@@ -686,5 +687,53 @@ async fn method_routers_answering_head_complete() {
         let outcome = observer.only_outcome().await;
         assert_eq!(outcome.kind(), OutcomeKind::Completed, "{proto:?}");
         assert_eq!(outcome.body_bytes(), 0);
+    }
+}
+
+/// An `#[after_response]` middleware: its block runs after the response it passed on.
+#[after_response]
+async fn audited(
+    State(probe): State<Probe>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    defer! {
+        probe.send(Event::Step("middleware"));
+    }
+    next.run(request).await
+}
+
+/// The handler behind it: its block waits on the gate, so it ends when the test says.
+#[after_response]
+async fn gated_block(State(probe): State<Probe>) -> &'static str {
+    defer! {
+        probe.wait_for_gate().await;
+        probe.send(Event::Step("handler"));
+    }
+    "behind a middleware"
+}
+
+#[tokio::test]
+async fn one_completion_covers_every_registry_the_response_passed_through() {
+    for proto in PROTOCOLS {
+        let (probe, mut observer) = Probe::new();
+        let router = Router::new()
+            .route("/", get(gated_block))
+            .layer(axum::middleware::from_fn_with_state(probe.clone(), audited))
+            .with_state(probe);
+        let mut server = Server::start(router).await;
+        let client = common::client(proto);
+        let response = request(&client, &server, Method::GET, "/", &[]).await;
+        assert_eq!(read_body(response).await, "behind a middleware");
+        let completion = server.next_completion().await;
+        // The middleware's block has run; the handler's waits on the gate: not complete yet.
+        assert_eq!(observer.next_step().await, "middleware", "{proto:?}");
+        assert!(
+            !completion.is_done(),
+            "{proto:?}: the handler's block has not ended"
+        );
+        observer.open_gate(1);
+        within("both registries' blocks", completion.wait()).await;
+        assert_eq!(observer.next_step().await, "handler", "{proto:?}");
     }
 }
