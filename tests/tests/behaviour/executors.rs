@@ -6,11 +6,14 @@ use after_response_tests as common;
 use after_response_tests::handlers::held;
 use after_response_tests::ops;
 
+use std::pin::pin;
+
 use after_response::{after_response, defer, Completion, Config, Executor, Registry, Stats};
 use axum::routing::get;
 use axum::Router;
 use common::probe::Probe;
 use common::{within, Proto, Server, PATIENCE};
+use futures_util::future::poll_immediate;
 
 #[after_response]
 async fn quick() -> &'static str {
@@ -60,8 +63,12 @@ async fn two_routers_run_on_two_executors_each_bounding_counting_and_draining_it
     );
 
     // Wide drains alone: its report is its 3 blocks, while narrow's are still held.
+    // Each drain starts before its blocks are released, so it counts them (a block that ended
+    // before the drain began is not the drain's).
+    let mut wide_drain = pin!(wide.shutdown(PATIENCE));
+    assert!(poll_immediate(&mut wide_drain).await.is_none());
     wide_observer.open_gate(3);
-    let wide_report = within("wide's drain", wide.shutdown(PATIENCE)).await;
+    let wide_report = within("wide's drain", wide_drain).await;
     assert_eq!(
         (
             wide_report.finished,
@@ -76,8 +83,10 @@ async fn two_routers_run_on_two_executors_each_bounding_counting_and_draining_it
         "wide's drain left narrow's work alone"
     );
     // Narrow's drain waits for its own two (the queued one starts once the first ends).
+    let mut narrow_drain = pin!(narrow.shutdown(PATIENCE));
+    assert!(poll_immediate(&mut narrow_drain).await.is_none());
     narrow_observer.open_gate(2);
-    let narrow_report = within("narrow's drain", narrow.shutdown(PATIENCE)).await;
+    let narrow_report = within("narrow's drain", narrow_drain).await;
     assert_eq!(
         (
             narrow_report.finished,
