@@ -83,8 +83,10 @@ pub(crate) async fn run_batch(
         claim.leave_queue(true);
         permit
     };
-    // Let the connection flush the response's last bytes before any user code runs.
-    tokio::task::yield_now().await;
+    // No yield before user code: the body's last bytes still hold this batch until the
+    // connection has written them (body/release.rs), and this task, spawned from the
+    // connection's poll, runs after that poll, in which hyper and h2 flush what they took
+    // (bench/RESULTS.md, "Write ordering without a yield").
     let Batch {
         entries,
         handler,
