@@ -53,6 +53,8 @@ async fn main() {
         .expect("the only metrics recorder");
     let executor = Config::default()
         .block_timeout(Duration::from_secs(30))
+        // The map_response layer below awaits each response's Completion (off by default).
+        .completion_handles(true)
         .on_failure(|failure| {
             // Where a `sentry::capture_message` (or any reporter that queues) would go.
             println!(

@@ -1,6 +1,8 @@
 //! How to test a handler's deferred work: `tower::ServiceExt::oneshot` and the completion handle.
 //!
-//! Every response that carries deferred work holds a [`Completion`] in its extensions. Take it
+//! With after-response's `test-util` feature on (this crate's `[dev-dependencies]` turn it on,
+//! as a test crate would), every response that carries deferred work holds a [`Completion`] in
+//! its extensions. Take it
 //! with `Completion::of(&response)`, consume the body as a client would, then `.await` it: once
 //! it resolves, every block of that response has run. No sleeps, no polling loops.
 //!

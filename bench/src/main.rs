@@ -5,8 +5,8 @@
 //! client runtime on the main thread (hyper 1 connections), and prints markdown tables.
 //! `--only SECTION` runs one section, `--trace-allocs` shows where each server-side allocation
 //! of one request comes from, `--variant V` keeps only the baseline and V (for profiling, see
-//! `bench/callgrind.sh`), `--no-completion-handles` installs `Config::completion_handles(false)`
-//! first. Built with `--features metrics`, it serves with the runtime's metrics on, into a
+//! `bench/callgrind.sh`), `--completion-handles` serves every variant under an executor with
+//! `Config::completion_handles(true)` (what tests get from the `test-util` feature). Built with `--features metrics`, it serves with the runtime's metrics on, into a
 //! Prometheus recorder. Method and measured figures: `bench/RESULTS.md`.
 #![allow(
     clippy::cast_precision_loss,
@@ -45,14 +45,15 @@ static ALLOCATOR: alloc::Counting = alloc::Counting;
 /// Server worker threads: one of the two cores; the client runtime takes the other.
 const SERVER_WORKERS: usize = 1;
 
-/// The hot-path opt-out's executor: responses carry no `Completion` (4 fewer allocations each).
-fn without_completion_handles() -> after_response::Executor {
+/// The executor tests and completion-awaiting middleware use: each response with deferred work
+/// carries a `Completion` (4 allocations more than the default).
+fn with_completion_handles() -> after_response::Executor {
     after_response::Config::default()
-        .completion_handles(false)
+        .completion_handles(true)
         .build()
 }
 
-/// `router` under `executor`'s layer, if one was asked for (`--no-completion-handles`).
+/// `router` under `executor`'s layer, if one was asked for (`--completion-handles`).
 fn on_executor(router: axum::Router, executor: Option<&after_response::Executor>) -> axum::Router {
     match executor {
         Some(executor) => router.layer(executor.clone()),
@@ -76,9 +77,9 @@ fn main() -> Result<(), Error> {
             "--trace-allocs" => trace_allocs = true,
             "--variant" => variant = args.next(),
             // Every variant's router (the baseline too) then runs under that executor's layer.
-            "--no-completion-handles" => executor = Some(without_completion_handles()),
+            "--completion-handles" => executor = Some(with_completion_handles()),
             "-h" | "--help" => {
-                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--no-completion-handles]");
+                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--completion-handles]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),

@@ -121,7 +121,13 @@ impl Entries {
     pub(crate) fn push(&mut self, entry: Entry) -> usize {
         match std::mem::take(self) {
             Self::Empty => *self = Self::One(entry),
-            Self::One(first) => *self = Self::Many(vec![first, entry]),
+            Self::One(first) => {
+                // Room for four: a handler that registers a second block often registers more,
+                // and growing 2 → 4 would cost another allocation.
+                let mut entries = Vec::with_capacity(4);
+                entries.extend([first, entry]);
+                *self = Self::Many(entries);
+            }
             Self::Many(mut entries) => {
                 entries.push(entry);
                 *self = Self::Many(entries);

@@ -11,8 +11,23 @@ use crate::latch::{Latch, SetOnDrop};
 /// Resolves once every deferred block of one response has finished (run, failed, panicked,
 /// timed out, skipped or been lost).
 ///
-/// [`crate::Registry::attach`] stores one in the response's extensions; get it with
-/// [`Completion::of`]. Tests and middleware await it instead of sleeping.
+/// [`crate::Registry::attach`] stores one in the response's extensions when its executor has
+/// completion handles on; get it with [`Completion::of`]. Tests and middleware await it
+/// instead of sleeping.
+///
+/// # Turning handles on
+/// Handles cost 4 allocations and about 1,900 instructions per response with deferred work,
+/// more than the rest of a `defer!` together, so they are off by default. Turn them on:
+/// - in tests, with the `test-util` feature in `[dev-dependencies]`
+///   (`after-response = { version = "0.1", features = ["test-util"] }`): every executor,
+///   the process default included, then attaches them;
+/// - for one executor (middleware that awaits completions in production), with
+///   [`Config::completion_handles`](crate::Config::completion_handles).
+///
+/// A wait that could never be signalled fails loudly instead of passing at once: while an
+/// executor without handles has been created in the process and none with them,
+/// [`Completion::of`] panics and says how to turn them on. (In a process with both kinds, a
+/// response from an executor without handles reads as complete: give a test one kind.)
 ///
 /// A response that passed through several registries (an `#[after_response]` middleware
 /// around an `#[after_response]` handler) has one handle for all of them: it resolves once
@@ -36,15 +51,27 @@ impl Completion {
 
     /// The completion handle of `response`; a response without deferred work gives one that is
     /// already complete.
+    ///
+    /// # Panics
+    /// If `response` has no handle and executors of this process run blocks without handles
+    /// while none attaches them (see "Turning handles on" above): its blocks, if any, could not
+    /// be waited for.
     #[must_use]
     pub fn of<B>(response: &http::Response<B>) -> Self {
-        response
-            .extensions()
-            .get::<Self>()
-            .cloned()
-            .unwrap_or(Self {
-                latches: Vec::new(),
-            })
+        if let Some(completion) = response.extensions().get::<Self>() {
+            return completion.clone();
+        }
+        assert!(
+            !crate::executor::completions_unseen(),
+            "after-response: `Completion::of` needs completion handles, and no executor in this \
+             process has them on, so this response's blocks cannot be waited for. In tests, enable the `test-util` feature \
+             (`after-response = {{ version = \"0.1\", features = [\"test-util\"] }}` in \
+             [dev-dependencies]); elsewhere, build the executor with \
+             `Config::default().completion_handles(true)`."
+        );
+        Self {
+            latches: Vec::new(),
+        }
     }
 
     /// `true` once every deferred block of the response has finished.

@@ -5,7 +5,8 @@ use std::time::Duration;
 /// Limits and defaults for one [`Executor`](crate::Executor): a small builder, turned into an
 /// executor by [`build`](Config::build). The process default executor, which serves every
 /// handler no executor layer covers, uses `Config::default()`: `max_in_flight` 1024,
-/// `max_queued` 16384, no block timeout, completion handles on.
+/// `max_queued` 16384, no block timeout, completion handles off (on with the `test-util`
+/// feature).
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,18 +44,25 @@ impl Default for Config {
             max_in_flight: 1024,
             max_queued: 16 * 1024,
             block_timeout: None,
-            completion_handles: true,
+            // Off: a handle costs 4 allocations and ~1,900 instructions per response, and only
+            // tests and some middleware await one (bench/RESULTS.md, "Completion handles").
+            completion_handles: cfg!(feature = "test-util"),
             observe: crate::observe::Observer::default(),
         }
     }
 }
 
 impl Config {
-    /// Whether responses carry a [`crate::Completion`] in their extensions (default `true`).
+    /// Whether responses that carry deferred work also carry a [`crate::Completion`] in their
+    /// extensions (default: off; on when the crate's `test-util` feature is enabled, as it is
+    /// in a test crate's `[dev-dependencies]`).
     ///
-    /// The handle is what tests and middleware await. It costs 4 allocations per response that
-    /// registered a block (a token and the extension map); a hot path that never awaits it can
-    /// turn it off, and then [`crate::Completion::of`] answers "already complete".
+    /// The handle is what tests and middleware await. It costs 4 allocations and about 1,900
+    /// instructions per response that registered a block (a latch and the extension map), so a
+    /// production server that never awaits one does not pay for it. Middleware that awaits
+    /// completions turns it on for its executor. [`crate::Completion::of`] panics, rather
+    /// than answer "already complete" for work it cannot see, while executors without handles
+    /// exist in the process and none with them.
     #[must_use]
     pub fn completion_handles(mut self, enabled: bool) -> Self {
         self.completion_handles = enabled;

@@ -8,7 +8,7 @@
 //! ```
 //! use std::sync::Mutex;
 //!
-//! use after_response::{after_response, defer, Completion, OutcomeKind};
+//! use after_response::{after_response, defer, Completion, Config, OutcomeKind};
 //! use axum::{body::Body, http::Request, routing::post, Router};
 //! use tower::ServiceExt as _;
 //!
@@ -30,7 +30,10 @@
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let app = Router::new().route("/signup", post(signup));
+//! // An executor whose responses carry a `Completion` to await (tests get that for every
+//! // executor from the `test-util` feature; by default handles are off: they cost).
+//! let executor = Config::default().completion_handles(true).build();
+//! let app = Router::new().route("/signup", post(signup)).layer(executor.clone());
 //! let response = app.oneshot(Request::post("/signup").body(Body::from("ada@example.com")).unwrap()).await.unwrap();
 //! let completion = Completion::of(&response);
 //! assert!(WELCOMED.lock().unwrap().is_empty()); // nothing runs before the body is done
@@ -92,7 +95,9 @@
 //! compressed body has ended.
 //!
 //! # Testing
-//! Each response that carries deferred work holds a [`Completion`] in its extensions. Send the
+//! With the `test-util` feature (in `[dev-dependencies]`: `after-response = { version = "0.1",
+//! features = ["test-util"] }`), each response that carries deferred work holds a
+//! [`Completion`] in its extensions; without it, [`Completion::of`] panics and says so. Send the
 //! request with `tower::ServiceExt::oneshot` (or through a real server), read or drop the body,
 //! then await [`Completion::of`]`(&response)`: once it resolves, every block of that response
 //! has run, failed, timed out or been skipped. No sleeps. The blocks fire once the body *and*
@@ -107,10 +112,11 @@
 //! tower). The blocks fire when the wrapped body is dropped, exactly as with the macro.
 //!
 //! ```
-//! use after_response::{Completion, Registry};
+//! use after_response::{Completion, Config};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let registry = Registry::new("download");
+//! let executor = Config::default().completion_handles(true).build();
+//! let registry = executor.registry("download");
 //! registry.defer(async { println!("delivered") });
 //! registry.defer_always(|outcome| async move {
 //!     println!("{}: {} bytes", outcome.kind(), outcome.body_bytes());
@@ -119,7 +125,7 @@
 //! let completion = Completion::of(&response);
 //! drop(response); // hyper drops the body once its last byte is out; here we do it
 //! completion.await;
-//! assert_eq!(after_response::stats().finished, 2);
+//! assert_eq!(executor.stats().finished, 2);
 //! # });
 //! ```
 //!
@@ -203,6 +209,9 @@
 //!   deferred work persisted in an apalis 1.0 queue (`SQLite` file or Postgres).
 //! - `metrics` (off): the metrics above, through the `metrics` facade. Off, nothing is
 //!   measured or emitted.
+//! - `test-util` (off; for `[dev-dependencies]`): every executor attaches a [`Completion`] to
+//!   each response with deferred work, for tests to await. Off, handles cost nothing, and
+//!   [`Config::completion_handles`] turns them on for one executor.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -112,8 +112,9 @@ impl Registry {
         self.lock().entries.is_empty()
     }
 
-    /// Wraps `response`'s body so that the registered blocks fire when it is dropped, and stores
-    /// the response's [`Completion`] in its extensions.
+    /// Wraps `response`'s body so that the registered blocks fire when it is dropped, and, when
+    /// the executor has completion handles on, stores the response's [`Completion`] in its
+    /// extensions.
     #[must_use = "the blocks fire when the returned response's body is dropped: dropping it now fires them now"]
     pub fn attach<B>(self, response: http::Response<B>) -> http::Response<DeferredBody<B>>
     where

@@ -29,7 +29,7 @@ impl Executor {
     /// use after_response::{Completion, Config, Registry};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let executor = Config::default().build();
+    /// let executor = Config::default().completion_handles(true).build();
     /// let response = executor
     ///     .scope(async {
     ///         let registry = Registry::new("download");

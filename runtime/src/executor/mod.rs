@@ -26,7 +26,7 @@ pub use self::drain::DrainReport;
 use self::isolation::drop_isolated;
 use self::run::{run_batch, Claim};
 use self::shared::Shared;
-pub(crate) use self::shared::SharedRef;
+pub(crate) use self::shared::{completions_unseen, SharedRef};
 use crate::config::Config;
 use crate::stats::Stats;
 use crate::{Outcome, OutcomeKind};
@@ -53,7 +53,7 @@ use crate::{Outcome, OutcomeKind};
 /// }
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let reports = Config::default().max_in_flight(2).build();
+/// let reports = Config::default().max_in_flight(2).completion_handles(true).build();
 /// let app = Router::new()
 ///     .route("/report", get(report))
 ///     .layer(reports.clone()); // `report`'s blocks run on `reports`

@@ -1,6 +1,7 @@
 //! The state one executor's handles share: its settings, task tracker, admission and books.
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::admission::Admission;
@@ -15,8 +16,26 @@ pub(crate) struct Shared {
     pub(crate) ledger: Ledger,
 }
 
+/// Whether an executor with completion handles on, and one with them off, was ever created in
+/// this process.
+static HANDLES_ON: AtomicBool = AtomicBool::new(false);
+static HANDLES_OFF: AtomicBool = AtomicBool::new(false);
+
+/// `true` when a response without a [`crate::Completion`] may still have deferred work that no
+/// handle will report: some executor runs blocks without handles and none attaches them. (With
+/// both kinds in one process the executors cannot be told apart from the response.)
+pub(crate) fn completions_unseen() -> bool {
+    HANDLES_OFF.load(Ordering::Relaxed) && !HANDLES_ON.load(Ordering::Relaxed)
+}
+
 impl Shared {
     pub(crate) fn new(config: Config) -> Self {
+        let kind = if config.completion_handles {
+            &HANDLES_ON
+        } else {
+            &HANDLES_OFF
+        };
+        kind.store(true, Ordering::Relaxed);
         Self {
             admission: Admission::new(config.max_in_flight, config.max_queued),
             config,
