@@ -116,7 +116,7 @@ impl Registry {
     /// the executor has completion handles on, stores the response's [`Completion`] in its
     /// extensions.
     #[must_use = "the blocks fire when the returned response's body is dropped: dropping it now fires them now"]
-    pub fn attach<B>(self, response: http::Response<B>) -> http::Response<DeferredBody<B>>
+    pub fn attach<B>(mut self, response: http::Response<B>) -> http::Response<DeferredBody<B>>
     where
         B: http_body::Body,
     {
@@ -143,9 +143,14 @@ impl Registry {
         }
     }
 
-    /// Moves the registered blocks out, for the executor; the registry is left empty.
-    fn take_batch(&self, signal: Option<SetOnDrop>) -> Batch {
-        let Registered { entries, span } = std::mem::take(&mut *self.lock());
+    /// Moves the registered blocks out, for the executor; the registry is left empty. Through
+    /// `&mut self`: the registry is ours alone here, so no lock is taken.
+    fn take_batch(&mut self, signal: Option<SetOnDrop>) -> Batch {
+        let registered = self
+            .registered
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Registered { entries, span } = std::mem::take(registered);
         Batch {
             entries,
             handler: self.handler,
@@ -174,11 +179,16 @@ impl Executor {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        // Nobody can await a completion here: no response was produced.
-        let batch = self.take_batch(None);
-        if batch.entries.is_empty() {
+        let registered = self
+            .registered
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if registered.entries.is_empty() {
+            // Attached (its blocks went with the response), or nothing was registered.
             return;
         }
+        // Nobody can await a completion here: no response was produced.
+        let batch = self.take_batch(None);
         // Never attached: the handler future was dropped or is unwinding.
         let kind = if std::thread::panicking() {
             OutcomeKind::Panicked

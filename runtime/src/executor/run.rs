@@ -68,81 +68,87 @@ impl Drop for Claim {
     }
 }
 
-pub(crate) async fn run_batch(
-    batch: Batch,
+/// The task of one fired response. A plain function returning an `async move` block rather
+/// than an `async fn`: an `async fn` moves its arguments into locals, so its future holds them
+/// twice, and this future is moved into the task's allocation and written again when the task
+/// completes (bench/RESULTS.md, "Where one `defer!` goes").
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold its arguments twice (see above)"
+)]
+pub(crate) fn run_batch(
+    mut batch: Batch,
     outcome: Outcome,
     slot: Option<OwnedSemaphorePermit>,
     mut claim: Claim,
-) {
-    let executor = claim.executor.clone();
-    let slot = if let Some(permit) = slot {
-        permit
-    } else {
-        // Queued: wait on this task for a slot; the response has already been sent.
-        let permit = executor.admission.wait_for_slot().await;
-        claim.leave_queue(true);
-        permit
-    };
-    // No yield before user code: the body's last bytes still hold this batch until the
-    // connection has written them (body/release.rs), and this task, spawned from the
-    // connection's poll, runs after that poll, in which hyper and h2 flush what they took
-    // (bench/RESULTS.md, "Write ordering without a yield").
-    let Batch {
-        entries,
-        handler,
-        span,
-        signal,
-        ..
-    } = batch;
-    let span = block_span(span, handler, outcome.kind());
-    let ledger = &executor.ledger;
-    for entry in entries {
-        if !entry.runs_on(outcome.kind()) {
-            // Counted as skipped or cancelled when fired.
-            span.in_scope(|| drop_isolated(entry, handler));
-            continue;
-        }
-        if claim.account.left_behind(ledger) {
-            // A drain reported this block never started: keep it so. The rest of the batch is
-            // counted as abandoned when `claim` drops.
-            tracing::debug!(
-                parent: &span,
-                blocks = claim.account.remaining(),
-                "after-response: not starting blocks a drain deadline left behind"
-            );
-            return;
-        }
-        let timeout = entry.timeout.or(executor.config.block_timeout);
-        claim.account.starting(ledger);
-        let block_watch = claim.watch.starting();
-        // `start` calls the always-form's closure: user code, so isolated; the span is entered
-        // only to log a panic (entering it per block costs ~100 instructions).
-        let end = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
-            Ok(Some(block)) => {
-                run_block(block, timeout, handler, &executor, &claim.watch)
-                    .instrument(span.clone())
-                    .await
-            }
-            // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
-            Ok(None) => BlockEnd::Skipped,
-            Err(payload) => span.in_scope(|| {
-                report(
-                    &executor,
-                    &claim.watch,
-                    FailureKind::Panicked,
-                    payload.as_ref(),
-                );
-                log_panic(handler, payload.as_ref())
-            }),
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let executor = claim.executor.clone();
+        let slot = if let Some(permit) = slot {
+            permit
+        } else {
+            // Queued: wait on this task for a slot; the response has already been sent.
+            let permit = executor.admission.wait_for_slot().await;
+            claim.leave_queue(true);
+            permit
         };
-        claim.ended(end, &block_watch);
+        // No yield before user code: the body's last bytes still hold this batch until the
+        // connection has written them (body/release.rs), and this task, spawned from the
+        // connection's poll, runs after that poll, in which hyper and h2 flush what they took
+        // (bench/RESULTS.md, "Write ordering without a yield").
+        // The batch's fields are used in place, not destructured into locals (a copy more in
+        // the future).
+        let handler = batch.handler;
+        let span = block_span(batch.span.take(), handler, outcome.kind());
+        let ledger = &executor.ledger;
+        for entry in std::mem::take(&mut batch.entries) {
+            if !entry.runs_on(outcome.kind()) {
+                // Counted as skipped or cancelled when fired.
+                span.in_scope(|| drop_isolated(entry, handler));
+                continue;
+            }
+            if claim.account.left_behind(ledger) {
+                // A drain reported this block never started: keep it so. The rest of the batch is
+                // counted as abandoned when `claim` drops.
+                tracing::debug!(
+                    parent: &span,
+                    blocks = claim.account.remaining(),
+                    "after-response: not starting blocks a drain deadline left behind"
+                );
+                return;
+            }
+            let timeout = entry.timeout.or(executor.config.block_timeout);
+            claim.account.starting(ledger);
+            let block_watch = claim.watch.starting();
+            // `start` calls the always-form's closure: user code, so isolated; the span is entered
+            // only to log a panic (entering it per block costs ~100 instructions).
+            let end = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
+                Ok(Some(block)) => {
+                    run_block(block, timeout, handler, &executor, &claim.watch)
+                        .instrument(span.clone())
+                        .await
+                }
+                // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
+                Ok(None) => BlockEnd::Skipped,
+                Err(payload) => span.in_scope(|| {
+                    report(
+                        &executor,
+                        &claim.watch,
+                        FailureKind::Panicked,
+                        payload.as_ref(),
+                    );
+                    log_panic(handler, payload.as_ref())
+                }),
+            };
+            claim.ended(end, &block_watch);
+        }
+        // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
+        // slot back before the completion resolves: whoever awaits it sees the spans exported and
+        // the slot free.
+        drop(span);
+        drop(slot);
+        drop(batch.signal.take());
     }
-    // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
-    // slot back before the completion resolves: whoever awaits it sees the spans exported and
-    // the slot free.
-    drop(span);
-    drop(slot);
-    drop(signal);
 }
 
 /// Tells `executor`'s failure hook (if any) of a block of `watch`'s response that panicked.
@@ -182,43 +188,50 @@ fn block_span(
     span
 }
 
-async fn run_block(
+/// One block under its timeout, isolated (an `async move` block, as for [`run_batch`]).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "as for run_batch: arguments held once"
+)]
+fn run_block<'a>(
     mut block: BlockFuture,
     timeout: Option<Duration>,
-    handler: &str,
-    executor: &Shared,
-    watch: &BatchWatch,
-) -> BlockEnd {
-    let observe = &executor.config.observe;
-    let counters = &executor.ledger.counters;
-    let guarded = catch_unwind(&mut block);
-    let result = match timeout {
-        None => guarded.await,
-        Some(limit) => {
-            let Ok(result) = tokio::time::timeout(limit, guarded).await else {
-                tracing::error!(
-                    handler,
-                    timeout = ?limit,
-                    "after-response: deferred block timed out and was cancelled"
-                );
-                observe.report_timeout(counters, watch, limit);
-                // Cancel it: dropping the block runs its locals' `Drop`s.
-                drop_isolated(block, handler);
-                return BlockEnd::TimedOut;
-            };
-            result
-        }
-    };
-    match result {
-        Ok(Ok(())) => BlockEnd::Finished,
-        Ok(Err(error)) => {
-            tracing::error!(handler, %error, "after-response: deferred block returned an error");
-            observe.report(counters, watch, FailureKind::Failed, &error);
-            BlockEnd::Failed
-        }
-        Err(payload) => {
-            report(executor, watch, FailureKind::Panicked, payload.as_ref());
-            log_panic(handler, payload.as_ref())
+    handler: &'a str,
+    executor: &'a Shared,
+    watch: &'a BatchWatch,
+) -> impl std::future::Future<Output = BlockEnd> + Send + 'a {
+    async move {
+        let observe = &executor.config.observe;
+        let counters = &executor.ledger.counters;
+        let guarded = catch_unwind(&mut block);
+        let result = match timeout {
+            None => guarded.await,
+            Some(limit) => {
+                let Ok(result) = tokio::time::timeout(limit, guarded).await else {
+                    tracing::error!(
+                        handler,
+                        timeout = ?limit,
+                        "after-response: deferred block timed out and was cancelled"
+                    );
+                    observe.report_timeout(counters, watch, limit);
+                    // Cancel it: dropping the block runs its locals' `Drop`s.
+                    drop_isolated(block, handler);
+                    return BlockEnd::TimedOut;
+                };
+                result
+            }
+        };
+        match result {
+            Ok(Ok(())) => BlockEnd::Finished,
+            Ok(Err(error)) => {
+                tracing::error!(handler, %error, "after-response: deferred block returned an error");
+                observe.report(counters, watch, FailureKind::Failed, &error);
+                BlockEnd::Failed
+            }
+            Err(payload) => {
+                report(executor, watch, FailureKind::Panicked, payload.as_ref());
+                log_panic(handler, payload.as_ref())
+            }
         }
     }
 }
