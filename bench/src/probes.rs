@@ -23,7 +23,7 @@ pub static BLOCK_STARTED: Notify = Notify::const_new();
 
 /// `/none` (no deferred block), `/noop` (an empty block), `/sleep` (one block sleeping
 /// 200 ms), `/stamp` (start delay) and `/stamp-spawn` (its control: a body whose `Drop` does a
-/// bare `tokio::spawn` + `yield_now`, i.e. the least any spawn-on-drop design can cost).
+/// bare `tokio::spawn`, i.e. the least any spawn-on-drop design can cost).
 pub fn router() -> Router {
     Router::new()
         .route("/none", get(none))
@@ -72,7 +72,7 @@ async fn stamp_spawn() -> Body {
 }
 
 pin_project_lite::pin_project! {
-    /// Forwards `B`; on drop spawns a task that yields once and then records its start.
+    /// Forwards `B`; on drop spawns a task that records its start.
     struct SpawnOnDrop<B> {
         #[pin]
         inner: B,
@@ -80,7 +80,6 @@ pin_project_lite::pin_project! {
     impl<B> PinnedDrop for SpawnOnDrop<B> {
         fn drop(_this: Pin<&mut Self>) {
             tokio::spawn(async {
-                tokio::task::yield_now().await;
                 block_started();
             });
         }

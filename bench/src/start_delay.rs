@@ -3,7 +3,7 @@
 //! "body dropped → block started", since hyper drops the body after taking that chunk — and
 //! (b) the moment the client has read the last byte (negative: the block started first).
 //! One request at a time, 1 ms apart. `/stamp-spawn` is the control: a body whose `Drop` does a
-//! bare `tokio::spawn` + `yield_now` (no registry, no tracker, no semaphore).
+//! bare `tokio::spawn` (no registry, no tracker, no semaphore).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! Throughput, server CPU per request and latency: HTTP/1.1 keep-alive, 1 and 64 connections.
+//! Throughput, server CPU per request and latency: HTTP/1.1 keep-alive, 1, 32 and 64 connections.
 //!
 //! Every variant is measured in short slices paired with a baseline slice right before or after
 //! it (the order alternates by round), on warm connections kept open across slices; a ratio is
@@ -15,7 +15,7 @@ use crate::stats::{self, mark};
 use crate::variants::Variant;
 
 /// Connection counts measured.
-pub const CONNS: [usize; 2] = [1, 64];
+pub const CONNS: [usize; 3] = [1, 32, 64];
 
 #[derive(Default)]
 struct Cell {
@@ -37,7 +37,7 @@ impl Cell {
 /// One variant's figures.
 pub struct Row {
     variant: Variant,
-    cells: [Cell; 2],
+    cells: [Cell; CONNS.len()],
 }
 
 struct Sample {
@@ -108,14 +108,21 @@ fn ratio(ratios: &[f64]) -> (f64, String) {
 
 /// The throughput table and the latency table.
 pub fn tables(rows: &mut [Row]) -> (String, String) {
-    let mut out = String::from(
-        "| variant | req/s, 1 conn | ratio (IQR) | server CPU/req, 1 conn | ratio | req/s, 64 conns \
-         | ratio (IQR) | server CPU/req, 64 conns | ratio | target (both conn counts) |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
-    );
-    let mut lat = String::from(
-        "| variant | p50 / p99, 1 conn | p50 / p99, 64 conns |\n| --- | ---: | ---: |\n",
-    );
+    let mut out = String::from("| variant ");
+    let mut lat = String::from("| variant ");
+    for conns in CONNS {
+        let _ = write!(
+            out,
+            "| req/s, {conns} conn | ratio (IQR) | server CPU/req, {conns} conn | ratio "
+        );
+        let _ = write!(lat, "| p50 / p99, {conns} conn ");
+    }
+    out.push_str("| target (every conn count) |\n| --- ");
+    lat.push_str("|\n| --- ");
+    out.push_str(&"| ---: | ---: | ---: | ---: ".repeat(CONNS.len()));
+    lat.push_str(&"| ---: ".repeat(CONNS.len()));
+    out.push_str("| --- |\n");
+    lat.push_str("|\n");
     for row in rows {
         let target = match row.variant {
             Variant::NoBlock => Some(0.99),
