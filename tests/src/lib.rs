@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 
 /// Upper bound for any single wait in a test: a hang becomes a failure, never a stuck CI.
 /// (A bound on waiting, not an assertion about speed.)
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Awaits `future`, failing the test if it does not finish within [`PATIENCE`].
 pub async fn within<F: std::future::IntoFuture>(what: &str, future: F) -> F::Output {

@@ -2,7 +2,6 @@
 //! clients on HTTP/1.0, HTTP/1.1 and HTTP/2 that read all, read some, or hang up.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use after_response::{Completion, Outcome, OutcomeKind};
 use axum::Router;
@@ -14,14 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
-/// Upper bound for any single wait: a hang becomes a failure (a bound, not a speed assertion).
-pub const PATIENCE: Duration = Duration::from_secs(30);
-
-pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, future)
-        .await
-        .unwrap_or_else(|_| panic!("gave up waiting for {what}"))
-}
+pub use after_response_tests::within;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {
