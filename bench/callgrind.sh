@@ -3,7 +3,8 @@
 # whatever else runs on the machine, though not exact (how often the worker parks depends on
 # timing, which moves a variant by up to ~1 000 instructions/request between runs; hence the
 # repeats). Usage, from the repo root: `cargo build -p after-response-bench --release &&
-# bench/callgrind.sh` (~2 min). BENCH_BIN=path overrides the binary, REPEAT=n the repeats (3).
+# bench/callgrind.sh` (~4 min). BENCH_BIN=path overrides the binary, REPEAT=n the repeats (3),
+# BENCH_ARGS adds arguments to every run (e.g. `--completion-handles`).
 #
 # Each run serves the baseline and, with `--variant V`, variant V, and drives 2 200 sequential
 # keep-alive requests at each (`--quick --only allocs`). The server worker thread's instruction
@@ -26,7 +27,7 @@ server_total() { # the thread whose profile contains hyper's server role
 }
 run() { # variant [section]
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/$1.out" \
-    "$bin" --quick --only "${2:-allocs}" --variant "$1" >/dev/null 2>&1
+    "$bin" --quick --only "${2:-allocs}" --variant "$1" ${BENCH_ARGS:-} >/dev/null 2>&1
   server_total "$out/$1"
   rm -f "$out/$1".out*
 }
