@@ -1,5 +1,6 @@
 //! One registered deferred block and how it is started.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -107,13 +108,15 @@ impl Entry {
 }
 
 /// A response's entries in registration order; the first is stored inline, since most
-/// handlers register one block and a `Vec` would cost an allocation per request.
+/// handlers register one block and a collection would cost an allocation per request. The run
+/// loop takes them from the front in place (`pop_front`), so its task holds no iterator beside
+/// them.
 #[derive(Default)]
 pub(crate) enum Entries {
     #[default]
     Empty,
     One(Entry),
-    Many(Vec<Entry>),
+    Many(VecDeque<Entry>),
 }
 
 impl Entries {
@@ -124,28 +127,44 @@ impl Entries {
             Self::One(first) => {
                 // Room for four: a handler that registers a second block often registers more,
                 // and growing 2 → 4 would cost another allocation.
-                let mut entries = Vec::with_capacity(4);
+                let mut entries = VecDeque::with_capacity(4);
                 entries.extend([first, entry]);
                 *self = Self::Many(entries);
             }
             Self::Many(mut entries) => {
-                entries.push(entry);
+                entries.push_back(entry);
                 *self = Self::Many(entries);
             }
         }
         self.len() - 1
     }
 
+    /// Takes the first entry out (the next to run).
+    pub(crate) fn pop_front(&mut self) -> Option<Entry> {
+        match self {
+            Self::Empty => None,
+            Self::One(_) => {
+                let Self::One(entry) = std::mem::take(self) else {
+                    unreachable!("matched One above")
+                };
+                Some(entry)
+            }
+            Self::Many(entries) => entries.pop_front(),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.as_slice().len()
+        let (front, back) = self.as_slices();
+        front.len() + back.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        matches!(self, Self::Empty)
+        self.len() == 0
     }
 
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Entry> {
-        self.as_slice().iter()
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        let (front, back) = self.as_slices();
+        front.iter().chain(back)
     }
 
     pub(crate) fn get_mut(&mut self, index: usize) -> &mut Entry {
@@ -159,25 +178,11 @@ impl Entries {
         }
     }
 
-    fn as_slice(&self) -> &[Entry] {
+    fn as_slices(&self) -> (&[Entry], &[Entry]) {
         match self {
-            Self::Empty => &[],
-            Self::One(entry) => std::slice::from_ref(entry),
-            Self::Many(entries) => entries,
+            Self::Empty => (&[], &[]),
+            Self::One(entry) => (std::slice::from_ref(entry), &[]),
+            Self::Many(entries) => entries.as_slices(),
         }
-    }
-}
-
-impl IntoIterator for Entries {
-    type Item = Entry;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<Entry>, std::vec::IntoIter<Entry>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        let (first, rest) = match self {
-            Self::Empty => (None, Vec::new()),
-            Self::One(entry) => (Some(entry), Vec::new()),
-            Self::Many(entries) => (None, entries),
-        };
-        first.into_iter().chain(rest)
     }
 }

@@ -24,7 +24,7 @@ use self::admission::Admitted;
 pub(crate) use self::batch::Batch;
 pub use self::drain::DrainReport;
 use self::isolation::drop_isolated;
-use self::run::{run_batch, Claim};
+use self::run::{block_span, run_batch, Claim};
 use self::shared::Shared;
 pub(crate) use self::shared::{completions_unseen, SharedRef};
 use crate::config::Config;
@@ -285,8 +285,16 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     // or with the task unpolled if the runtime drops it).
     executor.tracker.task_started();
     let watch = observe.fired(batch.handler, kind, runnable, queued);
+    let Batch {
+        entries,
+        handler,
+        span,
+        signal,
+        ..
+    } = batch;
+    let span = block_span(span, handler, kind);
     let claim = Claim::new(executor.clone(), account, queued, watch);
-    drop(runtime.spawn(run_batch(batch, outcome, slot, claim)));
+    drop(runtime.spawn(run_batch(entries, span, signal, outcome, slot, claim)));
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

@@ -1,19 +1,20 @@
 //! The run loop: one task per fired response, running its blocks one after another in
 //! registration order, each isolated and under its timeout.
 
+use std::future::{poll_fn, Future as _};
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::Instrument as _;
 
-use super::batch::Batch;
 use super::isolation::{catch_unwind, drop_isolated, log_panic};
 use super::ledger::BatchAccount;
 use super::shared::Shared;
 use super::shared::SharedRef;
-use crate::block::BlockFuture;
-use crate::observe::{self, BatchWatch, BlockWatch, FailureKind};
+use crate::block::{BlockFuture, Entries};
+use crate::latch::SetOnDrop;
+use crate::observe::{self, BatchWatch, FailureKind};
 use crate::stats::BlockEnd;
 use crate::{Outcome, OutcomeKind};
 
@@ -50,11 +51,6 @@ impl Claim {
             self.watch.left_queue(got_slot);
         }
     }
-
-    fn ended(&mut self, end: BlockEnd, block: &BlockWatch) {
-        self.account.ended(&self.executor.ledger, end);
-        self.watch.ended(block, end);
-    }
 }
 
 impl Drop for Claim {
@@ -68,86 +64,89 @@ impl Drop for Claim {
     }
 }
 
-/// The task of one fired response. A plain function returning an `async move` block rather
-/// than an `async fn`: an `async fn` moves its arguments into locals, so its future holds them
-/// twice, and this future is moved into the task's allocation and written again when the task
-/// completes (bench/RESULTS.md, "Where one `defer!` goes").
+/// The task of one fired response: its `entries`, run in `span` (the blocks' span,
+/// [`block_span`]); `signal` marks its completion handle done at the end. A plain function
+/// returning an `async move` block rather than an `async fn`: an `async fn` moves its
+/// arguments into locals, so its future holds them twice. Only what the loop uses is passed,
+/// and nothing is held twice (no iterator beside the entries, no clone of the executor handle
+/// or of the span): this future is moved into the task's allocation and written again when
+/// the task completes, and below 768 bytes that allocation stays a small one for glibc
+/// (bench/RESULTS.md, "Where one `defer!` goes").
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would hold its arguments twice (see above)"
 )]
 pub(crate) fn run_batch(
-    mut batch: Batch,
+    mut entries: Entries,
+    span: tracing::Span,
+    signal: Option<SetOnDrop>,
     outcome: Outcome,
-    slot: Option<OwnedSemaphorePermit>,
+    mut slot: Option<OwnedSemaphorePermit>,
     mut claim: Claim,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
-        let executor = claim.executor.clone();
-        let slot = if let Some(permit) = slot {
-            permit
-        } else {
+        if slot.is_none() {
             // Queued: wait on this task for a slot; the response has already been sent.
-            let permit = executor.admission.wait_for_slot().await;
+            slot = Some(claim.executor.admission.wait_for_slot().await);
             claim.leave_queue(true);
-            permit
-        };
+        }
         // No yield before user code: the body's last bytes still hold this batch until the
         // connection has written them (body/release.rs), and this task, spawned from the
         // connection's poll, runs after that poll, in which hyper and h2 flush what they took
         // (bench/RESULTS.md, "Write ordering without a yield").
-        // The batch's fields are used in place, not destructured into locals (a copy more in
-        // the future).
-        let handler = batch.handler;
-        let span = block_span(batch.span.take(), handler, outcome.kind());
-        let ledger = &executor.ledger;
-        for entry in std::mem::take(&mut batch.entries) {
+        // The claim's fields are borrowed apart (the executor while the account changes).
+        let Claim {
+            executor,
+            account,
+            watch,
+            ..
+        } = &mut claim;
+        let executor: &Shared = executor;
+        let handler = watch.handler();
+        while let Some(entry) = entries.pop_front() {
             if !entry.runs_on(outcome.kind()) {
                 // Counted as skipped or cancelled when fired.
                 span.in_scope(|| drop_isolated(entry, handler));
                 continue;
             }
-            if claim.account.left_behind(ledger) {
+            if account.left_behind(&executor.ledger) {
                 // A drain reported this block never started: keep it so. The rest of the batch is
-                // counted as abandoned when `claim` drops.
+                // counted as abandoned when `claim` drops; what they captured is dropped now.
                 tracing::debug!(
                     parent: &span,
-                    blocks = claim.account.remaining(),
+                    blocks = account.remaining(),
                     "after-response: not starting blocks a drain deadline left behind"
                 );
-                return;
+                span.in_scope(|| drop_isolated((entry, std::mem::take(&mut entries)), handler));
+                break;
             }
             let timeout = entry.timeout.or(executor.config.block_timeout);
-            claim.account.starting(ledger);
-            let block_watch = claim.watch.starting();
+            account.starting(&executor.ledger);
+            let block_watch = watch.starting();
             // `start` calls the always-form's closure: user code, so isolated; the span is entered
             // only to log a panic (entering it per block costs ~100 instructions).
             let end = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
                 Ok(Some(block)) => {
-                    run_block(block, timeout, handler, &executor, &claim.watch)
-                        .instrument(span.clone())
-                        .await
+                    // Polled inside the span by reference (`Instrument` would hold a clone).
+                    let mut running = pin!(run_block(block, timeout, executor, watch));
+                    poll_fn(|cx| span.in_scope(|| running.as_mut().poll(cx))).await
                 }
                 // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
                 Ok(None) => BlockEnd::Skipped,
                 Err(payload) => span.in_scope(|| {
-                    report(
-                        &executor,
-                        &claim.watch,
-                        FailureKind::Panicked,
-                        payload.as_ref(),
-                    );
+                    report(executor, watch, FailureKind::Panicked, payload.as_ref());
                     log_panic(handler, payload.as_ref())
                 }),
             };
-            claim.ended(end, &block_watch);
+            account.ended(&executor.ledger, end);
+            watch.ended(&block_watch, end);
         }
         // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
         // slot back before the completion resolves: whoever awaits it sees the spans exported and
         // the slot free.
         drop(span);
         drop(slot);
-        drop(batch.signal.take());
+        drop(signal);
     }
 }
 
@@ -171,7 +170,7 @@ fn report(
 ///
 /// It takes the handler's span by value and lets it go once the blocks' span exists: from then
 /// on the blocks' span alone keeps it open, so both close together when the blocks end.
-fn block_span(
+pub(crate) fn block_span(
     handler_span: Option<tracing::Span>,
     handler: &str,
     kind: OutcomeKind,
@@ -196,24 +195,25 @@ fn block_span(
 fn run_block<'a>(
     mut block: BlockFuture,
     timeout: Option<Duration>,
-    handler: &'a str,
     executor: &'a Shared,
     watch: &'a BatchWatch,
 ) -> impl std::future::Future<Output = BlockEnd> + Send + 'a {
     async move {
-        let observe = &executor.config.observe;
-        let counters = &executor.ledger.counters;
         let guarded = catch_unwind(&mut block);
         let result = match timeout {
             None => guarded.await,
             Some(limit) => {
                 let Ok(result) = tokio::time::timeout(limit, guarded).await else {
+                    let handler = watch.handler();
                     tracing::error!(
                         handler,
                         timeout = ?limit,
                         "after-response: deferred block timed out and was cancelled"
                     );
-                    observe.report_timeout(counters, watch, limit);
+                    executor
+                        .config
+                        .observe
+                        .report_timeout(&executor.ledger.counters, watch, limit);
                     // Cancel it: dropping the block runs its locals' `Drop`s.
                     drop_isolated(block, handler);
                     return BlockEnd::TimedOut;
@@ -224,13 +224,18 @@ fn run_block<'a>(
         match result {
             Ok(Ok(())) => BlockEnd::Finished,
             Ok(Err(error)) => {
-                tracing::error!(handler, %error, "after-response: deferred block returned an error");
-                observe.report(counters, watch, FailureKind::Failed, &error);
+                tracing::error!(handler = watch.handler(), %error, "after-response: deferred block returned an error");
+                executor.config.observe.report(
+                    &executor.ledger.counters,
+                    watch,
+                    FailureKind::Failed,
+                    &error,
+                );
                 BlockEnd::Failed
             }
             Err(payload) => {
                 report(executor, watch, FailureKind::Panicked, payload.as_ref());
-                log_panic(handler, payload.as_ref())
+                log_panic(watch.handler(), payload.as_ref())
             }
         }
     }

@@ -169,6 +169,12 @@ pub(crate) struct BlockWatch {
     )
 )]
 impl BatchWatch {
+    /// The name of the handler whose blocks these are.
+    #[inline]
+    pub(crate) fn handler(&self) -> &'static str {
+        self.handler
+    }
+
     /// The response stopped waiting for a slot: it `got_slot`, or its task was dropped while
     /// it waited.
     #[inline]
