@@ -18,10 +18,13 @@ impl Registry {
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     #[must_use = "the blocks fire when the returned response's body is dropped: dropping it now fires them now"]
     pub fn finish<R: IntoResponse>(self, output: R) -> Response {
+        // Bound here rather than as `mut self`, which would show in the error a handler whose
+        // return type is not a response gets (tests/ui/fail/return_type_not_into_response.rs).
+        let mut registry = self;
         let response = output.into_response();
-        if self.is_empty() {
+        if !registry.has_blocks() {
             return response;
         }
-        self.attach(response).map(Body::new)
+        registry.attach(response).map(Body::new)
     }
 }

@@ -91,6 +91,11 @@ impl Entry {
         }
     }
 
+    /// `true` for the always-form: the only form that sees its [`Outcome`].
+    pub(crate) fn sees_outcome(&self) -> bool {
+        matches!(self.block, Block::Always(_))
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         matches!(self.block, Block::Cancelled)
     }
@@ -139,6 +144,20 @@ impl Entries {
         self.len() - 1
     }
 
+    /// How the entries of a response that ended as `kind` divide, in one pass.
+    pub(crate) fn tally(&self, kind: OutcomeKind) -> Tally {
+        let mut tally = Tally::default();
+        for entry in self.iter() {
+            if entry.runs_on(kind) {
+                tally.runnable += 1;
+                tally.outcome_seen |= entry.sees_outcome();
+            } else if !entry.is_cancelled() {
+                tally.skipped += 1;
+            }
+        }
+        tally
+    }
+
     /// Takes the first entry out (the next to run).
     pub(crate) fn pop_front(&mut self) -> Option<Entry> {
         match self {
@@ -185,4 +204,15 @@ impl Entries {
             Self::Many(entries) => entries.as_slices(),
         }
     }
+}
+
+/// See [`Entries::tally`].
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// Entries that run: always-blocks, and plain blocks of a completed response.
+    pub(crate) runnable: u64,
+    /// Plain blocks of a response that did not complete.
+    pub(crate) skipped: u64,
+    /// Whether a runnable entry is told the outcome (an always-block).
+    pub(crate) outcome_seen: bool,
 }

@@ -131,6 +131,17 @@ impl Registry {
         http::Response::from_parts(parts, body)
     }
 
+    /// [`Registry::is_empty`]'s opposite, without the lock: nothing else can hold it.
+    pub(crate) fn has_blocks(&mut self) -> bool {
+        !self.registered_mut().entries.is_empty()
+    }
+
+    fn registered_mut(&mut self) -> &mut Registered {
+        self.registered
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn push(&self, entry: Entry) -> DeferHandle<'_> {
         let mut registered = self.lock();
         if registered.span.is_none() {
@@ -146,11 +157,7 @@ impl Registry {
     /// Moves the registered blocks out, for the executor; the registry is left empty. Through
     /// `&mut self`: the registry is ours alone here, so no lock is taken.
     fn take_batch(&mut self, signal: Option<SetOnDrop>) -> Batch {
-        let registered = self
-            .registered
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        let Registered { entries, span } = std::mem::take(registered);
+        let Registered { entries, span } = std::mem::take(self.registered_mut());
         Batch {
             entries,
             handler: self.handler,
@@ -179,11 +186,7 @@ impl Executor {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let registered = self
-            .registered
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        if registered.entries.is_empty() {
+        if !self.has_blocks() {
             // Attached (its blocks went with the response), or nothing was registered.
             return;
         }

@@ -27,6 +27,7 @@ use self::isolation::drop_isolated;
 use self::run::{block_span, run_batch, Claim};
 use self::shared::Shared;
 pub(crate) use self::shared::{completions_unseen, SharedRef};
+use crate::block::Tally;
 use crate::config::Config;
 use crate::stats::Stats;
 use crate::{Outcome, OutcomeKind};
@@ -232,12 +233,21 @@ pub async fn shutdown(deadline: Duration) -> DrainReport {
 /// Hands a response's blocks to their executor. Never runs user code: it only spawns (or, when
 /// work is full, drops the blocks, which frees what they captured).
 pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, body_bytes: u64) {
-    let outcome = Outcome::new(kind, status, body_bytes, batch.started.elapsed());
+    let Tally {
+        runnable,
+        skipped,
+        outcome_seen,
+    } = batch.entries.tally(kind);
+    // Only an always-block reads the outcome, so only then is the clock read (~100
+    // instructions a response).
+    let elapsed = if outcome_seen {
+        batch.started.elapsed()
+    } else {
+        Duration::ZERO
+    };
+    let outcome = Outcome::new(kind, status, body_bytes, elapsed);
     let executor = batch.executor.clone();
     let counters = &executor.ledger.counters;
-    let runnable = batch.entries.iter().filter(|e| e.runs_on(kind)).count() as u64;
-    let cancelled = batch.entries.iter().filter(|e| e.is_cancelled()).count() as u64;
-    let skipped = batch.entries.len() as u64 - runnable - cancelled;
     counters.record_skipped(skipped);
     let observe = &executor.config.observe;
     observe.skipped(batch.handler, skipped);
