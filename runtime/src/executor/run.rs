@@ -69,9 +69,9 @@ impl Drop for Claim {
 /// returning an `async move` block rather than an `async fn`: an `async fn` moves its
 /// arguments into locals, so its future holds them twice. Only what the loop uses is passed,
 /// and nothing is held twice (no iterator beside the entries, no clone of the executor handle
-/// or of the span): this future is moved into the task's allocation and written again when
-/// the task completes, and below 768 bytes that allocation stays a small one for glibc
-/// (bench/RESULTS.md, "Where one `defer!` goes").
+/// or of the span): tokio copies this future into the task's allocation and writes the task's
+/// stage again when it completes, each at a cost ∝ its size (bench/RESULTS.md, "Where one
+/// `defer!` goes").
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would hold its arguments twice (see above)"
