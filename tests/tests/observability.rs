@@ -1,5 +1,5 @@
-//! Observability over a real server: the metrics a Prometheus recorder renders after a known mix
-//! of blocks, the failure hook's calls, and the spans tracing-opentelemetry exports.
+//! Observability over a real server: the metrics a Prometheus recorder serves on `/metrics` after
+//! a known mix of blocks, the failure hook's calls, and the spans tracing-opentelemetry exports.
 //!
 //! Each test has an executor of its own, and the failure hook is that executor's (its
 //! `Config::on_failure`): it hears only that executor's blocks. The Prometheus recorder and the
@@ -341,7 +341,24 @@ fn metrics_and_the_failure_hook_report_a_known_mix_of_blocks() {
         "the hook is told of exactly the failures"
     );
 
-    assert_scrape(&setup.prometheus.render());
+    assert_scrape(&scrape(&setup.prometheus));
+}
+
+/// The recorder's text as Prometheus gets it: a GET of an app's `/metrics` route over a real
+/// connection (the route renders the handle, as in `examples/prometheus_metrics.rs`).
+fn scrape(prometheus: &PrometheusHandle) -> String {
+    let prometheus = prometheus.clone();
+    let app = Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(prometheus.render())),
+    );
+    soak::runtime().block_on(async {
+        let server = Server::start(app).await;
+        let client = common::client(Proto::Http1);
+        let (parts, body) = common::get(&client, &server, "/metrics").await;
+        assert_eq!(parts.status, http::StatusCode::OK);
+        String::from_utf8(body.to_vec()).expect("the exposition format is text")
+    })
 }
 
 /// What the Prometheus recorder renders after [`drive_the_mix`].
