@@ -295,6 +295,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     // or with the task unpolled if the runtime drops it).
     executor.tracker.task_started();
     let watch = observe.fired(batch.handler, kind, runnable, queued);
+    // The batch's own executor handle goes with it: the claim takes the one cloned above.
     let Batch {
         entries,
         handler,
@@ -303,7 +304,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         ..
     } = batch;
     let span = block_span(span, handler, kind);
-    let claim = Claim::new(executor.clone(), account, queued, watch);
+    let claim = Claim::new(executor, account, queued, watch);
     drop(runtime.spawn(run_batch(entries, span, signal, outcome, slot, claim)));
 }
 
