@@ -61,12 +61,9 @@ impl Admission {
         }
     }
 
-    /// Waits for a slot, for a response admitted as [`Admitted::Queued`].
-    pub(crate) async fn wait_for_slot(&self) -> OwnedSemaphorePermit {
+    /// The slots, for a response admitted as [`Admitted::Queued`] to wait on.
+    pub(crate) fn slots(&self) -> Arc<Semaphore> {
         Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .expect("the slot semaphore is never closed")
     }
 
     /// Gives back a place in the queue taken by [`Admitted::Queued`].

@@ -24,7 +24,7 @@ use self::admission::Admitted;
 pub(crate) use self::batch::Batch;
 pub use self::drain::DrainReport;
 use self::isolation::drop_isolated;
-use self::run::{block_span, run_batch, Claim};
+use self::run::{block_span, BatchTask, Claim};
 use self::shared::Shared;
 pub(crate) use self::shared::{completions_unseen, SharedRef};
 use crate::block::Tally;
@@ -305,7 +305,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     } = batch;
     let span = block_span(span, handler, kind);
     let claim = Claim::new(executor, account, queued, watch);
-    drop(runtime.spawn(run_batch(entries, span, signal, outcome, slot, claim)));
+    drop(runtime.spawn(BatchTask::new(entries, span, signal, outcome, slot, claim)));
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

@@ -1,20 +1,21 @@
 //! The run loop: one task per fired response, running its blocks one after another in
 //! registration order, each isolated and under its timeout.
 
-use std::future::{poll_fn, Future as _};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::isolation::{catch_unwind, drop_isolated, log_panic};
+use super::isolation::{drop_isolated, log_panic};
 use super::ledger::BatchAccount;
 use super::shared::Shared;
 use super::shared::SharedRef;
 use crate::block::{BlockFuture, Entries};
 use crate::latch::SetOnDrop;
-use crate::observe::{self, BatchWatch, FailureKind};
+use crate::observe::{self, BatchWatch, BlockWatch, FailureKind};
 use crate::stats::BlockEnd;
 use crate::{Outcome, OutcomeKind};
 
@@ -64,43 +65,88 @@ impl Drop for Claim {
     }
 }
 
-/// The task of one fired response: its `entries`, run in `span` (the blocks' span,
-/// [`block_span`]); `signal` marks its completion handle done at the end. A plain function
-/// returning an `async move` block rather than an `async fn`: an `async fn` moves its
-/// arguments into locals, so its future holds them twice. Only what the loop uses is passed,
-/// and nothing is held twice (no iterator beside the entries, no clone of the executor handle
-/// or of the span): tokio copies this future into the task's allocation and writes the task's
-/// stage again when it completes, each at a cost ∝ its size (bench/RESULTS.md, "Where one
-/// `defer!` goes").
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an async fn would hold its arguments twice (see above)"
-)]
-pub(crate) fn run_batch(
-    mut entries: Entries,
+/// The task of one fired response: its `entries`, run one after another in `span` (the
+/// blocks' span, [`block_span`]); `signal` marks its completion handle done at the end.
+///
+/// A hand-written future rather than an `async` block: tokio copies a task's future into its
+/// allocation and writes the task's stage again when it completes, each at a cost ∝ the
+/// future's size (bench/RESULTS.md, "Where one `defer!` goes"), and an `async` block keeps room
+/// for the largest state it can be in (the semaphore's wait, a timeout's timer, the block's
+/// bookkeeping) in every task. Here the rare states are boxed (a queued response's wait for a
+/// slot; a block's timer, only when it has a timeout) and the rest is what the loop needs.
+pub(crate) struct BatchTask {
+    entries: Entries,
     span: tracing::Span,
     signal: Option<SetOnDrop>,
     outcome: Outcome,
-    mut slot: Option<OwnedSemaphorePermit>,
-    mut claim: Claim,
-) -> impl std::future::Future<Output = ()> + Send {
-    async move {
-        if slot.is_none() {
-            // Queued: wait on this task for a slot; the response has already been sent.
-            slot = Some(claim.executor.admission.wait_for_slot().await);
-            claim.leave_queue(true);
+    slot: Option<OwnedSemaphorePermit>,
+    claim: Claim,
+    step: Step,
+}
+
+/// Where a [`BatchTask`] is.
+enum Step {
+    /// Queued: waiting for a slot; the response has already been sent.
+    WaitingForSlot(Pin<Box<dyn Future<Output = OwnedSemaphorePermit> + Send>>),
+    /// Between blocks: the next entry starts on the next turn of the loop.
+    Next,
+    Running(Running),
+}
+
+/// A started block, its timer (with a timeout) and its observer.
+struct Running {
+    block: BlockFuture,
+    timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    watch: BlockWatch,
+}
+
+impl BatchTask {
+    pub(crate) fn new(
+        entries: Entries,
+        span: tracing::Span,
+        signal: Option<SetOnDrop>,
+        outcome: Outcome,
+        slot: Option<OwnedSemaphorePermit>,
+        claim: Claim,
+    ) -> Self {
+        let step = if slot.is_some() {
+            Step::Next
+        } else {
+            let slots = claim.executor.admission.slots();
+            Step::WaitingForSlot(Box::pin(async move {
+                slots
+                    .acquire_owned()
+                    .await
+                    .expect("the slot semaphore is never closed")
+            }))
+        };
+        Self {
+            entries,
+            span,
+            signal,
+            outcome,
+            slot,
+            claim,
+            step,
         }
-        // No yield before user code: the body's last bytes still hold this batch until the
-        // connection has written them (body/release.rs), and this task, spawned from the
-        // connection's poll, runs after that poll, in which hyper and h2 flush what they took
-        // (bench/RESULTS.md, "Write ordering without a yield").
-        // The claim's fields are borrowed apart (the executor while the account changes).
+    }
+
+    /// Starts the next entry that runs, or `None` when none is left (or a drain left the rest
+    /// behind). Counts it as starting.
+    fn start_next(&mut self) -> Option<Running> {
+        let Self {
+            entries,
+            span,
+            outcome,
+            claim,
+            ..
+        } = self;
         let Claim {
             executor,
             account,
             watch,
             ..
-        } = &mut claim;
+        } = claim;
         let executor: &Shared = executor;
         let handler = watch.handler();
         while let Some(entry) = entries.pop_front() {
@@ -110,44 +156,156 @@ pub(crate) fn run_batch(
                 continue;
             }
             if account.left_behind(&executor.ledger) {
-                // A drain reported this block never started: keep it so. The rest of the batch is
-                // counted as abandoned when `claim` drops; what they captured is dropped now.
+                // A drain reported this block never started: keep it so. The rest of the batch
+                // is counted as abandoned when the claim drops; what they captured is dropped now.
                 tracing::debug!(
-                    parent: &span,
+                    parent: &*span,
                     blocks = account.remaining(),
                     "after-response: not starting blocks a drain deadline left behind"
                 );
-                span.in_scope(|| drop_isolated((entry, std::mem::take(&mut entries)), handler));
-                break;
+                let rest = std::mem::take(entries);
+                span.in_scope(|| drop_isolated((entry, rest), handler));
+                return None;
             }
             let timeout = entry.timeout.or(executor.config.block_timeout);
             account.starting(&executor.ledger);
             let block_watch = watch.starting();
-            // `start` calls the always-form's closure: user code, so isolated; the span is entered
-            // only to log a panic (entering it per block costs ~100 instructions).
-            let end = match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
+            // `start` calls the always-form's closure: user code, so isolated; the span is
+            // entered only to log a panic.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(*outcome))) {
                 Ok(Some(block)) => {
-                    // Polled inside the span by reference (`Instrument` would hold a clone).
-                    let mut running = pin!(run_block(block, timeout, executor, watch));
-                    poll_fn(|cx| span.in_scope(|| running.as_mut().poll(cx))).await
+                    return Some(Running {
+                        block,
+                        timer: timeout.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+                        watch: block_watch,
+                    })
                 }
                 // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
-                Ok(None) => BlockEnd::Skipped,
-                Err(payload) => span.in_scope(|| {
-                    report(executor, watch, FailureKind::Panicked, payload.as_ref());
-                    log_panic(handler, payload.as_ref())
-                }),
-            };
-            account.ended(&executor.ledger, end);
-            watch.ended(&block_watch, end);
+                Ok(None) => Self::ended(executor, account, watch, &block_watch, BlockEnd::Skipped),
+                Err(payload) => {
+                    let end = span.in_scope(|| {
+                        report(executor, watch, FailureKind::Panicked, payload.as_ref());
+                        log_panic(handler, payload.as_ref())
+                    });
+                    Self::ended(executor, account, watch, &block_watch, end);
+                }
+            }
         }
-        // Close the blocks' span (and with it the handler's, if nothing else holds it) and give the
-        // slot back before the completion resolves: whoever awaits it sees the spans exported and
-        // the slot free.
-        drop(span);
-        drop(slot);
-        drop(signal);
+        None
     }
+
+    fn ended(
+        executor: &Shared,
+        account: &mut BatchAccount,
+        watch: &BatchWatch,
+        block: &BlockWatch,
+        end: BlockEnd,
+    ) {
+        account.ended(&executor.ledger, end);
+        watch.ended(block, end);
+    }
+}
+
+impl Future for BatchTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.step {
+                Step::WaitingForSlot(acquire) => {
+                    this.slot = Some(ready!(acquire.as_mut().poll(cx)));
+                    this.claim.leave_queue(true);
+                    this.step = Step::Next;
+                }
+                // No yield before user code: the body's last bytes still hold this batch until
+                // the connection has written them (body/release.rs), and this task, spawned from
+                // the connection's poll, runs after that poll, in which hyper and h2 flush what
+                // they took (bench/RESULTS.md, "Write ordering without a yield").
+                Step::Next => {
+                    if let Some(running) = this.start_next() {
+                        this.step = Step::Running(running);
+                    } else {
+                        // Close the blocks' span (and with it the handler's, if nothing else
+                        // holds it) and give the slot back before the completion resolves:
+                        // whoever awaits it sees the spans exported and the slot free.
+                        this.span = tracing::Span::none();
+                        this.slot = None;
+                        this.signal = None;
+                        return Poll::Ready(());
+                    }
+                }
+                Step::Running(running) => {
+                    let Claim {
+                        executor,
+                        account,
+                        watch,
+                        ..
+                    } = &mut this.claim;
+                    let end = {
+                        let _entered = this.span.enter();
+                        ready!(poll_block(running, executor, watch, cx))
+                    };
+                    let Step::Running(ended) = std::mem::replace(&mut this.step, Step::Next) else {
+                        unreachable!("matched Running above")
+                    };
+                    Self::ended(executor, account, watch, &ended.watch, end);
+                    // What the block captured is dropped now (cancelled at its `.await`, if it
+                    // timed out), isolated like its polls.
+                    drop_isolated(ended.block, watch.handler());
+                }
+            }
+        }
+    }
+}
+
+/// Polls `running` once, isolated, under its timer: how it ended, once it has (the caller
+/// drops it).
+fn poll_block(
+    running: &mut Running,
+    executor: &Shared,
+    watch: &BatchWatch,
+    cx: &mut Context<'_>,
+) -> Poll<BlockEnd> {
+    let handler = watch.handler();
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| running.block.as_mut().poll(cx)));
+    let result = match polled {
+        Ok(Poll::Ready(result)) => Ok(result),
+        Err(payload) => Err(payload),
+        Ok(Poll::Pending) => {
+            let Some((timer, limit)) = &mut running.timer else {
+                return Poll::Pending;
+            };
+            ready!(timer.as_mut().poll(cx));
+            tracing::error!(
+                handler,
+                timeout = ?limit,
+                "after-response: deferred block timed out and was cancelled"
+            );
+            executor
+                .config
+                .observe
+                .report_timeout(&executor.ledger.counters, watch, *limit);
+            return Poll::Ready(BlockEnd::TimedOut);
+        }
+    };
+    Poll::Ready(match result {
+        Ok(Ok(())) => BlockEnd::Finished,
+        Ok(Err(error)) => {
+            tracing::error!(handler, %error, "after-response: deferred block returned an error");
+            executor.config.observe.report(
+                &executor.ledger.counters,
+                watch,
+                FailureKind::Failed,
+                &error,
+            );
+            BlockEnd::Failed
+        }
+        Err(payload) => {
+            report(executor, watch, FailureKind::Panicked, payload.as_ref());
+            log_panic(handler, payload.as_ref())
+        }
+    })
 }
 
 /// Tells `executor`'s failure hook (if any) of a block of `watch`'s response that panicked.
@@ -185,58 +343,4 @@ pub(crate) fn block_span(
     span.follows_from(parent);
     drop(handler_span);
     span
-}
-
-/// One block under its timeout, isolated (an `async move` block, as for [`run_batch`]).
-#[allow(
-    clippy::manual_async_fn,
-    reason = "as for run_batch: arguments held once"
-)]
-fn run_block<'a>(
-    mut block: BlockFuture,
-    timeout: Option<Duration>,
-    executor: &'a Shared,
-    watch: &'a BatchWatch,
-) -> impl std::future::Future<Output = BlockEnd> + Send + 'a {
-    async move {
-        let guarded = catch_unwind(&mut block);
-        let result = match timeout {
-            None => guarded.await,
-            Some(limit) => {
-                let Ok(result) = tokio::time::timeout(limit, guarded).await else {
-                    let handler = watch.handler();
-                    tracing::error!(
-                        handler,
-                        timeout = ?limit,
-                        "after-response: deferred block timed out and was cancelled"
-                    );
-                    executor
-                        .config
-                        .observe
-                        .report_timeout(&executor.ledger.counters, watch, limit);
-                    // Cancel it: dropping the block runs its locals' `Drop`s.
-                    drop_isolated(block, handler);
-                    return BlockEnd::TimedOut;
-                };
-                result
-            }
-        };
-        match result {
-            Ok(Ok(())) => BlockEnd::Finished,
-            Ok(Err(error)) => {
-                tracing::error!(handler = watch.handler(), %error, "after-response: deferred block returned an error");
-                executor.config.observe.report(
-                    &executor.ledger.counters,
-                    watch,
-                    FailureKind::Failed,
-                    &error,
-                );
-                BlockEnd::Failed
-            }
-            Err(payload) => {
-                report(executor, watch, FailureKind::Panicked, payload.as_ref());
-                log_panic(watch.handler(), payload.as_ref())
-            }
-        }
-    }
 }
