@@ -39,7 +39,7 @@ base_per=$((base / requests))
 echo "| variant | server-thread instructions/request, median (range of $repeat runs) | extra vs 1 |"
 echo "| --- | ---: | ---: |"
 echo "| 1 | $base_per | +0 |"
-for v in 2 3 4 5 6 1c 6c; do
+for v in 2 3 3h 4 5 6 1c 6c; do
   per=$(for _ in $(seq "$repeat"); do echo $((($(run "$v") - base) / requests)); done)
   med=$(echo "$per" | median)
   echo "| $v | $med ($(echo "$per" | range)) | $(printf '%+d' $((med - base_per))) |"

@@ -79,7 +79,7 @@ fn main() -> Result<(), Error> {
             // Every variant's router (the baseline too) then runs under that executor's layer.
             "--completion-handles" => executor = Some(with_completion_handles()),
             "-h" | "--help" => {
-                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|4|5|6|1c|6c] [--completion-handles]");
+                println!("usage: after-response-bench [--quick] [--only throughput|allocs|isolation|delay|bigframe] [--trace-allocs] [--variant 1|2|3|3h|4|5|6|1c|6c] [--completion-handles]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),

@@ -29,6 +29,9 @@ pub enum Variant {
     Plain,
     NoBlock,
     OneDefer,
+    /// One `defer!` whose future is too large to be stored inline (it captures 32 bytes), as
+    /// most blocks that await something are.
+    OneDeferHeap,
     FourDefers,
     Spawn,
     TraceEos,
@@ -38,10 +41,11 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, the baseline first.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Plain,
         Self::NoBlock,
         Self::OneDefer,
+        Self::OneDeferHeap,
         Self::FourDefers,
         Self::Spawn,
         Self::TraceEos,
@@ -55,6 +59,7 @@ impl Variant {
             Self::Plain => "1 plain axum (baseline)",
             Self::NoBlock => "2 `#[after_response]`, no block",
             Self::OneDefer => "3 one `defer!`",
+            Self::OneDeferHeap => "3h one `defer!`, future on the heap",
             Self::FourDefers => "4 four `defer!`",
             Self::Spawn => "5 `tokio::spawn` in handler",
             Self::TraceEos => "6 `TraceLayer` + `on_eos`",
@@ -67,7 +72,11 @@ impl Variant {
     pub const fn expected_work(self) -> u64 {
         match self {
             Self::Plain | Self::NoBlock | Self::PlainChunked => 0,
-            Self::OneDefer | Self::Spawn | Self::TraceEos | Self::TraceEosChunked => 1,
+            Self::OneDefer
+            | Self::OneDeferHeap
+            | Self::Spawn
+            | Self::TraceEos
+            | Self::TraceEosChunked => 1,
             Self::FourDefers => 4,
         }
     }
@@ -79,6 +88,7 @@ impl Variant {
             Self::Plain => router.route("/", get(plain)),
             Self::NoBlock => router.route("/", get(no_block)),
             Self::OneDefer => router.route("/", get(one_defer)),
+            Self::OneDeferHeap => router.route("/", get(one_defer_heap)),
             Self::FourDefers => router.route("/", get(four_defers)),
             Self::Spawn => router.route("/", get(spawned)),
             Self::TraceEos => router
@@ -105,6 +115,19 @@ async fn no_block() -> &'static str {
 async fn one_defer() -> &'static str {
     defer! {
         work();
+    }
+    BODY
+}
+
+#[after_response]
+async fn one_defer_heap() -> &'static str {
+    // 32 bytes captured: more than a block's future can hold inline (16 bytes), like a block
+    // that captures a `String` and an `Arc`, or awaits anything.
+    let captured = std::hint::black_box([1_u64; 4]);
+    defer! {
+        if captured.iter().sum::<u64>() == 4 {
+            work();
+        }
     }
     BODY
 }

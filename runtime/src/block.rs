@@ -3,14 +3,59 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::output::sealed::IntoBlockResult as _;
+use smallbox::space::S2;
+use smallbox::SmallBox;
+
+use crate::output::sealed::IntoBlockResult;
 use crate::output::DeferredOutput;
 use crate::{Outcome, OutcomeKind};
 
-/// A started block: its user code runs when this future is polled.
-pub(crate) type BlockFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// A block's future: its user code runs when it is polled. Stored inline when it fits in two
+/// words, 16 bytes (a block that awaits nothing and captures at most one word: a counter, a log
+/// line with an id or an `Arc`), else on the heap (one allocation); either way it is pinned only
+/// where it is polled, in its task. Two words and not more: every structure a response's blocks
+/// move through carries the room, and four cost ~235 instructions per response more
+/// (bench/RESULTS.md, "Where one `defer!` goes").
+pub(crate) type BlockFuture = SmallBox<dyn Future<Output = Result<(), String>> + Send, S2>;
+
+pin_project_lite::pin_project! {
+    /// A user's block as a future of the result the run loop reads: a plain wrapper rather than
+    /// an `async` block, which would add a state of its own, and so a word, to what is stored.
+    struct ResultOf<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Future for ResultOf<F>
+where
+    F: Future,
+    F::Output: DeferredOutput,
+{
+    type Output = Result<(), String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .future
+            .poll(cx)
+            .map(IntoBlockResult::into_block_result)
+    }
+}
+
+/// `future` as a [`BlockFuture`].
+#[allow(
+    unsafe_code,
+    reason = "`smallbox!` unsizes with an unsafe block of its crate's"
+)]
+fn block_future<F>(future: F) -> BlockFuture
+where
+    F: Future<Output = Result<(), String>> + Send + 'static,
+{
+    smallbox::smallbox!(future)
+}
 
 type AlwaysFn = Box<dyn FnOnce(Outcome) -> BlockFuture + Send>;
 
@@ -36,7 +81,7 @@ impl Entry {
         F: Future + Send + 'static,
         F::Output: DeferredOutput,
     {
-        let block = Block::OnCompleted(Box::pin(async move { future.await.into_block_result() }));
+        let block = Block::OnCompleted(block_future(ResultOf { future }));
         Self {
             block,
             timeout: None,
@@ -50,7 +95,7 @@ impl Entry {
         F: FnOnce() -> R + Send + 'static,
         R: DeferredOutput,
     {
-        let block = Block::OnCompleted(Box::pin(async move {
+        let block = Block::OnCompleted(block_future(async move {
             match tokio::task::spawn_blocking(f).await {
                 Ok(output) => output.into_block_result(),
                 // Re-raised here, so the run loop logs and counts it like any block's panic.
@@ -74,7 +119,7 @@ impl Entry {
     {
         let make: AlwaysFn = Box::new(move |outcome| {
             let future = make(outcome);
-            Box::pin(async move { future.await.into_block_result() })
+            block_future(ResultOf { future })
         });
         Self {
             block: Block::Always(make),

@@ -213,7 +213,9 @@
 //!   each response with deferred work, for tests to await. Off, handles cost nothing, and
 //!   [`Config::completion_handles`] turns them on for one executor.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the one exception is `smallbox!`'s expansion (block.rs), its crate's
+// way of storing an unsized value inline on stable Rust.
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

@@ -9,7 +9,13 @@ use crate::stats::BlockEnd;
 /// Drops `value`, whose captured values' `Drop` is user code, without letting a panic in it
 /// unwind: the panic is logged with the handler's name instead.
 pub(crate) fn drop_isolated<T>(value: T, handler: &str) {
-    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+    run_isolated(handler, move || drop(value));
+}
+
+/// Runs `f`, which drops user values (in place, or by value), without letting a panic in it
+/// unwind: the panic is logged with the handler's name instead.
+pub(crate) fn run_isolated(handler: &str, f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
         log_panic(handler, payload.as_ref());
     }
 }

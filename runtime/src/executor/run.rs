@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::isolation::{drop_isolated, log_panic};
+use super::isolation::{drop_isolated, log_panic, run_isolated};
 use super::ledger::BatchAccount;
 use super::shared::Shared;
 use super::shared::SharedRef;
@@ -65,39 +65,48 @@ impl Drop for Claim {
     }
 }
 
-/// The task of one fired response: its `entries`, run one after another in `span` (the
-/// blocks' span, [`block_span`]); `signal` marks its completion handle done at the end.
-///
-/// A hand-written future rather than an `async` block: tokio copies a task's future into its
-/// allocation and writes the task's stage again when it completes, each at a cost ∝ the
-/// future's size (bench/RESULTS.md, "Where one `defer!` goes"), and an `async` block keeps room
-/// for the largest state it can be in (the semaphore's wait, a timeout's timer, the block's
-/// bookkeeping) in every task. Here the rare states are boxed (a queued response's wait for a
-/// slot; a block's timer, only when it has a timeout) and the rest is what the loop needs.
-pub(crate) struct BatchTask {
-    entries: Entries,
-    span: tracing::Span,
-    signal: Option<SetOnDrop>,
-    outcome: Outcome,
-    slot: Option<OwnedSemaphorePermit>,
-    claim: Claim,
-    step: Step,
+pin_project_lite::pin_project! {
+    /// The task of one fired response: its `entries`, run one after another in `span` (the
+    /// blocks' span, [`block_span`]); `signal` marks its completion handle done at the end.
+    ///
+    /// A hand-written future rather than an `async` block: tokio copies a task's future into its
+    /// allocation and writes the task's stage again when it completes, each at a cost ∝ the
+    /// future's size (bench/RESULTS.md, "Where one `defer!` goes"), and an `async` block keeps room
+    /// for the largest state it can be in (the semaphore's wait, a timeout's timer, the block's
+    /// bookkeeping) in every task. Here the rare states are boxed (a queued response's wait for a
+    /// slot; a block's timer, only when it has a timeout) and the rest is what the loop needs.
+    pub(crate) struct BatchTask {
+        entries: Entries,
+        span: tracing::Span,
+        signal: Option<SetOnDrop>,
+        outcome: Outcome,
+        slot: Option<OwnedSemaphorePermit>,
+        claim: Claim,
+        // Pinned: a running block's future may be stored inline (block.rs), so it must not move
+        // once polled; it is dropped in place.
+        #[pin]
+        step: Step,
+    }
 }
 
-/// Where a [`BatchTask`] is.
-enum Step {
-    /// Queued: waiting for a slot; the response has already been sent.
-    WaitingForSlot(Pin<Box<dyn Future<Output = OwnedSemaphorePermit> + Send>>),
-    /// Between blocks: the next entry starts on the next turn of the loop.
-    Next,
-    Running(Running),
-}
-
-/// A started block, its timer (with a timeout) and its observer.
-struct Running {
-    block: BlockFuture,
-    timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
-    watch: BlockWatch,
+pin_project_lite::pin_project! {
+    /// Where a [`BatchTask`] is.
+    #[project = StepProj]
+    enum Step {
+        /// Queued: waiting for a slot; the response has already been sent.
+        WaitingForSlot {
+            acquire: Pin<Box<dyn Future<Output = OwnedSemaphorePermit> + Send>>,
+        },
+        /// Between blocks: the next entry starts on the next turn of the loop.
+        Next,
+        /// A started block, its timer (with a timeout) and its observer.
+        Running {
+            #[pin]
+            block: BlockFuture,
+            timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+            watch: BlockWatch,
+        },
+    }
 }
 
 impl BatchTask {
@@ -113,12 +122,14 @@ impl BatchTask {
             Step::Next
         } else {
             let slots = claim.executor.admission.slots();
-            Step::WaitingForSlot(Box::pin(async move {
-                slots
-                    .acquire_owned()
-                    .await
-                    .expect("the slot semaphore is never closed")
-            }))
+            Step::WaitingForSlot {
+                acquire: Box::pin(async move {
+                    slots
+                        .acquire_owned()
+                        .await
+                        .expect("the slot semaphore is never closed")
+                }),
+            }
         };
         Self {
             entries,
@@ -130,150 +141,153 @@ impl BatchTask {
             step,
         }
     }
+}
 
-    /// Starts the next entry that runs, or `None` when none is left (or a drain left the rest
-    /// behind). Counts it as starting.
-    fn start_next(&mut self) -> Option<Running> {
-        let Self {
-            entries,
-            span,
-            outcome,
-            claim,
-            ..
-        } = self;
-        let Claim {
-            executor,
-            account,
-            watch,
-            ..
-        } = claim;
-        let executor: &Shared = executor;
-        let handler = watch.handler();
-        while let Some(entry) = entries.pop_front() {
-            if !entry.runs_on(outcome.kind()) {
-                // Counted as skipped or cancelled when fired.
-                span.in_scope(|| drop_isolated(entry, handler));
-                continue;
+/// Starts the next of `entries` that runs, or `None` when none is left (or a drain left the rest
+/// behind). Counts it as starting.
+fn start_next(
+    entries: &mut Entries,
+    span: &tracing::Span,
+    outcome: Outcome,
+    claim: &mut Claim,
+) -> Option<Step> {
+    let Claim {
+        executor,
+        account,
+        watch,
+        ..
+    } = claim;
+    let executor: &Shared = executor;
+    let handler = watch.handler();
+    while let Some(entry) = entries.pop_front() {
+        if !entry.runs_on(outcome.kind()) {
+            // Counted as skipped or cancelled when fired.
+            span.in_scope(|| drop_isolated(entry, handler));
+            continue;
+        }
+        if account.left_behind(&executor.ledger) {
+            // A drain reported this block never started: keep it so. The rest of the batch is
+            // counted as abandoned when the claim drops; what they captured is dropped now.
+            tracing::debug!(
+                parent: span,
+                blocks = account.remaining(),
+                "after-response: not starting blocks a drain deadline left behind"
+            );
+            let rest = std::mem::take(entries);
+            span.in_scope(|| drop_isolated((entry, rest), handler));
+            return None;
+        }
+        let timeout = entry.timeout.or(executor.config.block_timeout);
+        account.starting(&executor.ledger);
+        let block_watch = watch.starting();
+        // `start` calls the always-form's closure: user code, so isolated; the span is entered
+        // only to log a panic.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
+            Ok(Some(block)) => {
+                return Some(Step::Running {
+                    block,
+                    timer: timeout.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+                    watch: block_watch,
+                })
             }
-            if account.left_behind(&executor.ledger) {
-                // A drain reported this block never started: keep it so. The rest of the batch
-                // is counted as abandoned when the claim drops; what they captured is dropped now.
-                tracing::debug!(
-                    parent: &*span,
-                    blocks = account.remaining(),
-                    "after-response: not starting blocks a drain deadline left behind"
-                );
-                let rest = std::mem::take(entries);
-                span.in_scope(|| drop_isolated((entry, rest), handler));
-                return None;
-            }
-            let timeout = entry.timeout.or(executor.config.block_timeout);
-            account.starting(&executor.ledger);
-            let block_watch = watch.starting();
-            // `start` calls the always-form's closure: user code, so isolated; the span is
-            // entered only to log a panic.
-            match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(*outcome))) {
-                Ok(Some(block)) => {
-                    return Some(Running {
-                        block,
-                        timer: timeout.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
-                        watch: block_watch,
-                    })
-                }
-                // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
-                Ok(None) => Self::ended(executor, account, watch, &block_watch, BlockEnd::Skipped),
-                Err(payload) => {
-                    let end = span.in_scope(|| {
-                        report(executor, watch, FailureKind::Panicked, payload.as_ref());
-                        log_panic(handler, payload.as_ref())
-                    });
-                    Self::ended(executor, account, watch, &block_watch, end);
-                }
+            // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
+            Ok(None) => ended(executor, account, watch, &block_watch, BlockEnd::Skipped),
+            Err(payload) => {
+                let end = span.in_scope(|| {
+                    report(executor, watch, FailureKind::Panicked, payload.as_ref());
+                    log_panic(handler, payload.as_ref())
+                });
+                ended(executor, account, watch, &block_watch, end);
             }
         }
-        None
     }
+    None
+}
 
-    fn ended(
-        executor: &Shared,
-        account: &mut BatchAccount,
-        watch: &BatchWatch,
-        block: &BlockWatch,
-        end: BlockEnd,
-    ) {
-        account.ended(&executor.ledger, end);
-        watch.ended(block, end);
-    }
+fn ended(
+    executor: &Shared,
+    account: &mut BatchAccount,
+    watch: &BatchWatch,
+    block: &BlockWatch,
+    end: BlockEnd,
+) {
+    account.ended(&executor.ledger, end);
+    watch.ended(block, end);
 }
 
 impl Future for BatchTask {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+        let mut this = self.project();
         loop {
-            match &mut this.step {
-                Step::WaitingForSlot(acquire) => {
-                    this.slot = Some(ready!(acquire.as_mut().poll(cx)));
+            match this.step.as_mut().project() {
+                StepProj::WaitingForSlot { acquire } => {
+                    *this.slot = Some(ready!(acquire.as_mut().poll(cx)));
                     this.claim.leave_queue(true);
-                    this.step = Step::Next;
+                    this.step.set(Step::Next);
                 }
                 // No yield before user code: the body's last bytes still hold this batch until
                 // the connection has written them (body/release.rs), and this task, spawned from
                 // the connection's poll, runs after that poll, in which hyper and h2 flush what
                 // they took (bench/RESULTS.md, "Write ordering without a yield").
-                Step::Next => {
-                    if let Some(running) = this.start_next() {
-                        this.step = Step::Running(running);
+                StepProj::Next => {
+                    if let Some(running) =
+                        start_next(this.entries, this.span, *this.outcome, this.claim)
+                    {
+                        this.step.set(running);
                     } else {
                         // Close the blocks' span (and with it the handler's, if nothing else
                         // holds it) and give the slot back before the completion resolves:
                         // whoever awaits it sees the spans exported and the slot free.
-                        this.span = tracing::Span::none();
-                        this.slot = None;
-                        this.signal = None;
+                        *this.span = tracing::Span::none();
+                        *this.slot = None;
+                        *this.signal = None;
                         return Poll::Ready(());
                     }
                 }
-                Step::Running(running) => {
+                StepProj::Running {
+                    block,
+                    timer,
+                    watch: block_watch,
+                } => {
                     let Claim {
                         executor,
                         account,
                         watch,
                         ..
-                    } = &mut this.claim;
+                    } = &mut *this.claim;
                     let end = {
                         let _entered = this.span.enter();
-                        ready!(poll_block(running, executor, watch, cx))
+                        ready!(poll_block(block, timer, executor, watch, cx))
                     };
-                    let Step::Running(ended) = std::mem::replace(&mut this.step, Step::Next) else {
-                        unreachable!("matched Running above")
-                    };
-                    Self::ended(executor, account, watch, &ended.watch, end);
-                    // What the block captured is dropped now (cancelled at its `.await`, if it
-                    // timed out), isolated like its polls.
-                    drop_isolated(ended.block, watch.handler());
+                    let block_watch = *block_watch;
+                    ended(executor, account, watch, &block_watch, end);
+                    // What the block captured is dropped now, in place (cancelled at its
+                    // `.await`, if it timed out), isolated like its polls.
+                    run_isolated(watch.handler(), || this.step.set(Step::Next));
                 }
             }
         }
     }
 }
 
-/// Polls `running` once, isolated, under its timer: how it ended, once it has (the caller
+/// Polls `block` once, isolated, under its `timer`: how it ended, once it has (the caller
 /// drops it).
 fn poll_block(
-    running: &mut Running,
+    mut block: Pin<&mut BlockFuture>,
+    timer: &mut Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     executor: &Shared,
     watch: &BatchWatch,
     cx: &mut Context<'_>,
 ) -> Poll<BlockEnd> {
     let handler = watch.handler();
-    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| running.block.as_mut().poll(cx)));
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| block.as_mut().poll(cx)));
     let result = match polled {
         Ok(Poll::Ready(result)) => Ok(result),
         Err(payload) => Err(payload),
         Ok(Poll::Pending) => {
-            let Some((timer, limit)) = &mut running.timer else {
+            let Some((timer, limit)) = timer else {
                 return Poll::Pending;
             };
             ready!(timer.as_mut().poll(cx));

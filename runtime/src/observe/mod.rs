@@ -156,6 +156,7 @@ pub(crate) struct BatchWatch {
 }
 
 /// One started block: (with `metrics`) when it started.
+#[derive(Clone, Copy)]
 pub(crate) struct BlockWatch {
     #[cfg(feature = "metrics")]
     started_at: Instant,
