@@ -172,33 +172,44 @@ pub(crate) enum Entries {
 impl Entries {
     /// Appends `entry`; returns its index.
     pub(crate) fn push(&mut self, entry: Entry) -> usize {
-        match std::mem::take(self) {
-            Self::Empty => *self = Self::One(entry),
-            Self::One(first) => {
+        match self {
+            Self::Empty => {
+                *self = Self::One(entry);
+                0
+            }
+            Self::One(_) => {
+                let Self::One(first) = std::mem::take(self) else {
+                    unreachable!("matched One above")
+                };
                 // Room for four: a handler that registers a second block often registers more,
                 // and growing 2 → 4 would cost another allocation.
                 let mut entries = VecDeque::with_capacity(4);
                 entries.extend([first, entry]);
                 *self = Self::Many(entries);
+                1
             }
-            Self::Many(mut entries) => {
+            Self::Many(entries) => {
                 entries.push_back(entry);
-                *self = Self::Many(entries);
+                entries.len() - 1
             }
         }
-        self.len() - 1
     }
 
     /// How the entries of a response that ended as `kind` divide, in one pass.
     pub(crate) fn tally(&self, kind: OutcomeKind) -> Tally {
         let mut tally = Tally::default();
-        for entry in self.iter() {
+        let mut count = |entry: &Entry| {
             if entry.runs_on(kind) {
                 tally.runnable += 1;
                 tally.outcome_seen |= entry.sees_outcome();
             } else if !entry.is_cancelled() {
                 tally.skipped += 1;
             }
+        };
+        match self {
+            Self::Empty => {}
+            Self::One(entry) => count(entry),
+            Self::Many(entries) => entries.iter().for_each(count),
         }
         tally
     }
@@ -224,11 +235,6 @@ impl Entries {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
-        let (front, back) = self.as_slices();
-        front.iter().chain(back)
     }
 
     pub(crate) fn get_mut(&mut self, index: usize) -> &mut Entry {

@@ -144,7 +144,11 @@ impl Registry {
 
     fn push(&self, entry: Entry) -> DeferHandle<'_> {
         let mut registered = self.lock();
-        if registered.span.is_none() {
+        // With no subscriber enabling anything, no span can be current: skip the lookup.
+        if registered.span.is_none()
+            && tracing::level_filters::LevelFilter::current()
+                != tracing::level_filters::LevelFilter::OFF
+        {
             registered.span = Some(tracing::Span::current());
         }
         let index = registered.entries.push(entry);

@@ -103,9 +103,19 @@ pin_project_lite::pin_project! {
         Running {
             #[pin]
             block: BlockFuture,
-            timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+            timer: Option<Pin<Box<Timer>>>,
             watch: BlockWatch,
         },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A block's timeout: its timer and its limit (for the log), boxed together so that a task
+    /// without a timeout holds one word for it.
+    struct Timer {
+        #[pin]
+        sleep: tokio::time::Sleep,
+        limit: Duration,
     }
 }
 
@@ -186,18 +196,23 @@ fn start_next(
             Ok(Some(block)) => {
                 return Some(Step::Running {
                     block,
-                    timer: timeout.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+                    timer: timeout.map(|limit| {
+                        Box::pin(Timer {
+                            sleep: tokio::time::sleep(limit),
+                            limit,
+                        })
+                    }),
                     watch: block_watch,
                 })
             }
             // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
-            Ok(None) => ended(executor, account, watch, &block_watch, BlockEnd::Skipped),
+            Ok(None) => ended(executor, account, watch, block_watch, BlockEnd::Skipped),
             Err(payload) => {
                 let end = span.in_scope(|| {
                     report(executor, watch, FailureKind::Panicked, payload.as_ref());
                     log_panic(handler, payload.as_ref())
                 });
-                ended(executor, account, watch, &block_watch, end);
+                ended(executor, account, watch, block_watch, end);
             }
         }
     }
@@ -208,7 +223,7 @@ fn ended(
     executor: &Shared,
     account: &mut BatchAccount,
     watch: &BatchWatch,
-    block: &BlockWatch,
+    block: BlockWatch,
     end: BlockEnd,
 ) {
     account.ended(&executor.ledger, end);
@@ -262,7 +277,7 @@ impl Future for BatchTask {
                         ready!(poll_block(block, timer, executor, watch, cx))
                     };
                     let block_watch = *block_watch;
-                    ended(executor, account, watch, &block_watch, end);
+                    ended(executor, account, watch, block_watch, end);
                     // What the block captured is dropped now, in place (cancelled at its
                     // `.await`, if it timed out), isolated like its polls.
                     run_isolated(watch.handler(), || this.step.set(Step::Next));
@@ -276,7 +291,7 @@ impl Future for BatchTask {
 /// drops it).
 fn poll_block(
     mut block: Pin<&mut BlockFuture>,
-    timer: &mut Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    timer: &mut Option<Pin<Box<Timer>>>,
     executor: &Shared,
     watch: &BatchWatch,
     cx: &mut Context<'_>,
@@ -287,10 +302,12 @@ fn poll_block(
         Ok(Poll::Ready(result)) => Ok(result),
         Err(payload) => Err(payload),
         Ok(Poll::Pending) => {
-            let Some((timer, limit)) = timer else {
+            let Some(timer) = timer else {
                 return Poll::Pending;
             };
-            ready!(timer.as_mut().poll(cx));
+            let timer = timer.as_mut().project();
+            ready!(timer.sleep.poll(cx));
+            let limit = *timer.limit;
             tracing::error!(
                 handler,
                 timeout = ?limit,
@@ -299,7 +316,7 @@ fn poll_block(
             executor
                 .config
                 .observe
-                .report_timeout(&executor.ledger.counters, watch, *limit);
+                .report_timeout(&executor.ledger.counters, watch, limit);
             return Poll::Ready(BlockEnd::TimedOut);
         }
     };
@@ -347,6 +364,10 @@ pub(crate) fn block_span(
     handler: &str,
     kind: OutcomeKind,
 ) -> tracing::Span {
+    if handler_span.is_none() && !tracing::level_enabled!(tracing::Level::INFO) {
+        // No subscriber records it: the span would be disabled anyway.
+        return tracing::Span::none();
+    }
     let parent = handler_span.as_ref().and_then(tracing::Span::id);
     let span = tracing::info_span!(
         parent: parent.clone(),

@@ -203,7 +203,7 @@ impl BatchWatch {
 
     /// A started block ended as `ending`.
     #[inline]
-    pub(crate) fn ended(&self, block: &BlockWatch, ending: BlockEnd) {
+    pub(crate) fn ended(&self, block: BlockWatch, ending: BlockEnd) {
         #[cfg(feature = "metrics")]
         self.metrics.block_ended(ending, block.started_at.elapsed());
         #[cfg(not(feature = "metrics"))]
