@@ -14,11 +14,12 @@ use crate::output::DeferredOutput;
 use crate::{Outcome, OutcomeKind};
 
 /// A block's future: its user code runs when it is polled. Stored inline when it fits in two
-/// words, 16 bytes (a block that awaits nothing and captures at most one word: a counter, a log
-/// line with an id or an `Arc`), else on the heap (one allocation); either way it is pinned only
-/// where it is polled, in its task. Two words and not more: every structure a response's blocks
-/// move through carries the room, and four cost ~235 instructions per response more
-/// (bench/RESULTS.md, "Where one `defer!` goes").
+/// words, 16 bytes (in practice a block that awaits nothing and captures at most one word: a
+/// counter, a log line with an id or an `Arc`; a value moved into a `let` and held across an
+/// `.await` counts twice, and any real I/O future is larger), else on the heap (one
+/// allocation); either way it is pinned only where it is polled, in its task. Two words and not
+/// more: every structure a response's blocks move through carries the room, and four cost ~235
+/// instructions per response more (bench/RESULTS.md, "Where one `defer!` goes").
 pub(crate) type BlockFuture = SmallBox<dyn Future<Output = Result<(), String>> + Send, S2>;
 
 pin_project_lite::pin_project! {
@@ -266,4 +267,32 @@ pub(crate) struct Tally {
     pub(crate) skipped: u64,
     /// Whether a runnable entry is told the outcome (an always-block).
     pub(crate) outcome_seen: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Block, Entry};
+
+    fn stored_inline(entry: &Entry) -> bool {
+        match &entry.block {
+            Block::OnCompleted(future) => !future.is_heap(),
+            Block::Always(_) | Block::Cancelled => unreachable!("only plain blocks here"),
+        }
+    }
+
+    #[test]
+    fn a_block_of_at_most_16_bytes_is_stored_inline_and_a_larger_one_boxed() {
+        assert!(stored_inline(&Entry::on_completed(async {})));
+
+        let word = std::sync::Arc::new(1_u64);
+        let one_word = async move { drop(word) };
+        assert!(std::mem::size_of_val(&one_word) <= 16);
+        assert!(stored_inline(&Entry::on_completed(one_word)));
+
+        let bytes = vec![1_u8; 32];
+        let more = std::sync::Arc::new(2_u64);
+        let larger = async move { drop((bytes, more)) };
+        assert!(std::mem::size_of_val(&larger) > 16);
+        assert!(!stored_inline(&Entry::on_completed(larger)));
+    }
 }

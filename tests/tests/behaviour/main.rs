@@ -9,4 +9,5 @@ mod layers;
 mod ordering;
 mod outcomes;
 mod protocol;
+mod small_blocks;
 mod trailers;
