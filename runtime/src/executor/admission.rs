@@ -61,9 +61,18 @@ impl Admission {
         }
     }
 
-    /// The slots, for a response admitted as [`Admitted::Queued`] to wait on.
-    pub(crate) fn slots(&self) -> Arc<Semaphore> {
-        Arc::clone(&self.slots)
+    /// Waits for a slot, for a response admitted as [`Admitted::Queued`]. Holds its own handle
+    /// on the slots, so the waiting task can keep it (boxed: off the default path).
+    pub(crate) fn wait_for_slot(
+        &self,
+    ) -> impl std::future::Future<Output = OwnedSemaphorePermit> + Send + 'static {
+        let slots = Arc::clone(&self.slots);
+        async move {
+            slots
+                .acquire_owned()
+                .await
+                .expect("the slot semaphore is never closed")
+        }
     }
 
     /// Gives back a place in the queue taken by [`Admitted::Queued`].

@@ -131,14 +131,8 @@ impl BatchTask {
         let step = if slot.is_some() {
             Step::Next
         } else {
-            let slots = claim.executor.admission.slots();
             Step::WaitingForSlot {
-                acquire: Box::pin(async move {
-                    slots
-                        .acquire_owned()
-                        .await
-                        .expect("the slot semaphore is never closed")
-                }),
+                acquire: Box::pin(claim.executor.admission.wait_for_slot()),
             }
         };
         Self {
@@ -208,10 +202,7 @@ fn start_next(
             // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
             Ok(None) => ended(executor, account, watch, block_watch, BlockEnd::Skipped),
             Err(payload) => {
-                let end = span.in_scope(|| {
-                    report(executor, watch, FailureKind::Panicked, payload.as_ref());
-                    log_panic(handler, payload.as_ref())
-                });
+                let end = span.in_scope(|| panicked(executor, watch, payload.as_ref()));
                 ended(executor, account, watch, block_watch, end);
             }
         }
@@ -332,25 +323,25 @@ fn poll_block(
             );
             BlockEnd::Failed
         }
-        Err(payload) => {
-            report(executor, watch, FailureKind::Panicked, payload.as_ref());
-            log_panic(handler, payload.as_ref())
-        }
+        Err(payload) => panicked(executor, watch, payload.as_ref()),
     })
 }
 
-/// Tells `executor`'s failure hook (if any) of a block of `watch`'s response that panicked.
-fn report(
+/// A block of `watch`'s response panicked (starting, or in a poll): tells `executor`'s failure
+/// hook (if any), logs it and counts it as panicked.
+fn panicked(
     executor: &Shared,
     watch: &BatchWatch,
-    kind: FailureKind,
     payload: &(dyn std::any::Any + Send),
-) {
+) -> BlockEnd {
     let message = observe::panic_message(payload);
-    executor
-        .config
-        .observe
-        .report(&executor.ledger.counters, watch, kind, message);
+    executor.config.observe.report(
+        &executor.ledger.counters,
+        watch,
+        FailureKind::Panicked,
+        message,
+    );
+    log_panic(watch.handler(), payload)
 }
 
 /// The span blocks run in: a child of the handler's span (so its fields, such as a request id,
