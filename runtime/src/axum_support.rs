@@ -28,9 +28,10 @@ impl Registry {
         }
         // Boxed as axum boxes bodies, so that `Body::new` takes the box as it is instead of
         // wrapping it in an error-mapping layer (~100 instructions a response, one per call
-        // the connection makes on the body).
-        registry
-            .attach(response)
-            .map(|body| Body::new(UnsyncBoxBody::new(body)))
+        // the connection makes on the body); boxed where it is built, so that the wrapper is
+        // not moved again inside a whole response.
+        let (mut parts, body) = response.into_parts();
+        let body = Body::new(UnsyncBoxBody::new(registry.wrap(&mut parts, body)));
+        Response::from_parts(parts, body)
     }
 }

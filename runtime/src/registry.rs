@@ -121,14 +121,25 @@ impl Registry {
         B: http_body::Body,
     {
         let (mut parts, body) = response.into_parts();
+        let body = self.wrap(&mut parts, body);
+        http::Response::from_parts(parts, body)
+    }
+
+    /// `body` wrapped to carry the registered blocks (the registry is left empty), with the
+    /// response's [`Completion`] stored in `parts` when the executor has handles on. Apart from
+    /// [`attach`](Registry::attach) so that `finish` can box the wrapper where it is built
+    /// instead of moving a whole response around it.
+    pub(crate) fn wrap<B>(&mut self, parts: &mut http::response::Parts, body: B) -> DeferredBody<B>
+    where
+        B: http_body::Body,
+    {
         let signal = self.executor.config().completion_handles.then(|| {
             let inner = parts.extensions.remove::<Completion>();
             let (completion, signal) = Completion::pending_after(inner);
             parts.extensions.insert(completion);
             signal
         });
-        let body = DeferredBody::new(body, self.take_batch(signal), parts.status, &parts.headers);
-        http::Response::from_parts(parts, body)
+        DeferredBody::new(body, self.take_batch(signal), parts.status, &parts.headers)
     }
 
     /// [`Registry::is_empty`]'s opposite, without the lock: nothing else can hold it.
