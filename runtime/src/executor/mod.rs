@@ -270,9 +270,9 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         discard(batch);
         return;
     };
-    let slot = match executor.admission.admit() {
-        Admitted::Slot(permit) => Some(permit),
-        Admitted::Queued => None,
+    let queued = match executor.admission.admit() {
+        Admitted::Slot => false,
+        Admitted::Queued => true,
         Admitted::Full => {
             let shed_total = counters.record_shed(runnable);
             observe.shed(counters, batch.handler, kind, runnable);
@@ -290,7 +290,6 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         }
     };
     let account = executor.ledger.open(runnable);
-    let queued = slot.is_none();
     // Counted by the tracker from here; the claim ends the count when it drops (with the task,
     // or with the task unpolled if the runtime drops it).
     executor.tracker.task_started();
@@ -305,7 +304,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     } = batch;
     let span = block_span(span, handler, kind);
     let claim = Claim::new(executor, account, queued, watch);
-    drop(runtime.spawn(BatchTask::new(entries, span, signal, outcome, slot, claim)));
+    drop(runtime.spawn(BatchTask::new(entries, span, signal, outcome, claim)));
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

@@ -7,8 +7,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use super::isolation::{drop_isolated, log_panic, run_isolated};
 use super::ledger::BatchAccount;
 use super::shared::Shared;
@@ -20,17 +18,20 @@ use crate::stats::BlockEnd;
 use crate::{Outcome, OutcomeKind};
 
 /// A fired response's claim on its executor: its task's place in the tracker, its account on
-/// the ledger and, while it waits for a slot, its place in the queue. Dropping it (the task
-/// ended, or the runtime dropped it) gives the places back and settles the account.
+/// the ledger, its slot once it has one and, while it waits for one, its place in the queue.
+/// Dropping it (the task ended, or the runtime dropped it) gives the places back and settles
+/// the account.
 pub(crate) struct Claim {
     executor: SharedRef,
     account: BatchAccount,
     queued: bool,
+    holds_slot: bool,
     /// The same books, for metrics and the failure hook.
     watch: BatchWatch,
 }
 
 impl Claim {
+    /// `queued`: admitted to wait for a slot; else admitted with one.
     pub(crate) fn new(
         executor: SharedRef,
         account: BatchAccount,
@@ -41,7 +42,15 @@ impl Claim {
             executor,
             account,
             queued,
+            holds_slot: !queued,
             watch,
+        }
+    }
+
+    /// Gives the slot back, if held.
+    fn release_slot(&mut self) {
+        if std::mem::take(&mut self.holds_slot) {
+            self.executor.admission.release();
         }
     }
 
@@ -57,6 +66,7 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         self.leave_queue(false);
+        self.release_slot();
         let watch = &self.watch;
         self.account.close(&self.executor.ledger, |end, blocks| {
             watch.unfinished(end, blocks);
@@ -80,7 +90,6 @@ pin_project_lite::pin_project! {
         span: tracing::Span,
         signal: Option<SetOnDrop>,
         outcome: Outcome,
-        slot: Option<OwnedSemaphorePermit>,
         claim: Claim,
         // Pinned: a running block's future may be stored inline (block.rs), so it must not move
         // once polled; it is dropped in place.
@@ -95,7 +104,7 @@ pin_project_lite::pin_project! {
     enum Step {
         /// Queued: waiting for a slot; the response has already been sent.
         WaitingForSlot {
-            acquire: Pin<Box<dyn Future<Output = OwnedSemaphorePermit> + Send>>,
+            acquire: Pin<Box<dyn Future<Output = ()> + Send>>,
         },
         /// Between blocks: the next entry starts on the next turn of the loop.
         Next,
@@ -125,14 +134,14 @@ impl BatchTask {
         span: tracing::Span,
         signal: Option<SetOnDrop>,
         outcome: Outcome,
-        slot: Option<OwnedSemaphorePermit>,
         claim: Claim,
     ) -> Self {
-        let step = if slot.is_some() {
+        let step = if claim.holds_slot {
             Step::Next
         } else {
+            let executor = claim.executor.clone();
             Step::WaitingForSlot {
-                acquire: Box::pin(claim.executor.admission.wait_for_slot()),
+                acquire: Box::pin(async move { executor.admission.wait_for_slot().await }),
             }
         };
         Self {
@@ -140,7 +149,6 @@ impl BatchTask {
             span,
             signal,
             outcome,
-            slot,
             claim,
             step,
         }
@@ -229,7 +237,8 @@ impl Future for BatchTask {
         loop {
             match this.step.as_mut().project() {
                 StepProj::WaitingForSlot { acquire } => {
-                    *this.slot = Some(ready!(acquire.as_mut().poll(cx)));
+                    ready!(acquire.as_mut().poll(cx));
+                    this.claim.holds_slot = true;
                     this.claim.leave_queue(true);
                     this.step.set(Step::Next);
                 }
@@ -247,7 +256,7 @@ impl Future for BatchTask {
                         // holds it) and give the slot back before the completion resolves:
                         // whoever awaits it sees the spans exported and the slot free.
                         *this.span = tracing::Span::none();
-                        *this.slot = None;
+                        this.claim.release_slot();
                         *this.signal = None;
                         return Poll::Ready(());
                     }
