@@ -12,6 +12,7 @@ mod drain;
 mod isolation;
 mod ledger;
 mod run;
+mod runner;
 mod shared;
 mod tracker;
 
@@ -304,7 +305,10 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     } = batch;
     let span = block_span(span, handler, kind);
     let claim = Claim::new(executor, account, queued, watch);
-    drop(runtime.spawn(BatchTask::new(entries, span, signal, outcome, claim)));
+    runner::run(
+        &runtime,
+        BatchTask::new(entries, span, signal, outcome, claim),
+    );
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

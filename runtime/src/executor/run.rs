@@ -17,15 +17,16 @@ use crate::observe::{self, BatchWatch, BlockWatch, FailureKind};
 use crate::stats::BlockEnd;
 use crate::{Outcome, OutcomeKind};
 
-/// A fired response's claim on its executor: its task's place in the tracker, its account on
-/// the ledger, its slot once it has one and, while it waits for one, its place in the queue.
-/// Dropping it (the task ended, or the runtime dropped it) gives the places back and settles
-/// the account.
+/// A fired response's claim on its executor: its place in the tracker, its account on the
+/// ledger, its slot once it has one and, while it waits for one, its place in the queue.
+/// [`settle`](Claim::settle) (its blocks ended) or dropping it (the runtime dropped them) gives
+/// the places back and settles the account.
 pub(crate) struct Claim {
     executor: SharedRef,
     account: BatchAccount,
     queued: bool,
     holds_slot: bool,
+    tracked: bool,
     /// The same books, for metrics and the failure hook.
     watch: BatchWatch,
 }
@@ -43,7 +44,21 @@ impl Claim {
             account,
             queued,
             holds_slot: !queued,
+            tracked: true,
             watch,
+        }
+    }
+
+    /// Gives every place back and settles the account. Idempotent.
+    fn settle(&mut self) {
+        self.leave_queue(false);
+        self.release_slot();
+        let watch = &self.watch;
+        self.account.close(&self.executor.ledger, |end, blocks| {
+            watch.unfinished(end, blocks);
+        });
+        if std::mem::take(&mut self.tracked) {
+            self.executor.tracker.task_ended();
         }
     }
 
@@ -65,26 +80,22 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.leave_queue(false);
-        self.release_slot();
-        let watch = &self.watch;
-        self.account.close(&self.executor.ledger, |end, blocks| {
-            watch.unfinished(end, blocks);
-        });
-        self.executor.tracker.task_ended();
+        self.settle();
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The task of one fired response: its `entries`, run one after another in `span` (the
-    /// blocks' span, [`block_span`]); `signal` marks its completion handle done at the end.
+    /// The work of one fired response, run by a runner (runner.rs): its `entries`, one after
+    /// another in `span` (the blocks' span, [`block_span`]); `signal` marks its completion handle
+    /// done at the end.
     ///
-    /// A hand-written future rather than an `async` block: tokio copies a task's future into its
-    /// allocation and writes the task's stage again when it completes, each at a cost ∝ the
-    /// future's size (bench/RESULTS.md, "Where one `defer!` goes"), and an `async` block keeps room
-    /// for the largest state it can be in (the semaphore's wait, a timeout's timer, the block's
-    /// bookkeeping) in every task. Here the rare states are boxed (a queued response's wait for a
-    /// slot; a block's timer, only when it has a timeout) and the rest is what the loop needs.
+    /// A hand-written future rather than an `async` block: it is moved to its runner (into the
+    /// runner's mailbox, then into the runner; into a new task when none waits) at a cost ∝ its
+    /// size (bench/RESULTS.md, "Where one `defer!` goes"), and an `async` block keeps room for the
+    /// largest state it can be in (a queued response's wait, a timeout's timer, the block's
+    /// bookkeeping) in every response. Here the rare states are boxed (a queued response's wait
+    /// for a slot; a block's timer, only when it has a timeout) and the rest is what the loop
+    /// needs. Once ready it is an empty shell: everything it held is released by then.
     pub(crate) struct BatchTask {
         entries: Entries,
         span: tracing::Span,
@@ -253,10 +264,11 @@ impl Future for BatchTask {
                         this.step.set(running);
                     } else {
                         // Close the blocks' span (and with it the handler's, if nothing else
-                        // holds it) and give the slot back before the completion resolves:
-                        // whoever awaits it sees the spans exported and the slot free.
+                        // holds it) and settle the claim before the completion resolves: whoever
+                        // awaits it sees the spans exported, the slot free and the drain's count
+                        // down. What is left is an empty shell, which its runner replaces.
                         *this.span = tracing::Span::none();
-                        this.claim.release_slot();
+                        this.claim.settle();
                         *this.signal = None;
                         return Poll::Ready(());
                     }

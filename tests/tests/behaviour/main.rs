@@ -9,5 +9,6 @@ mod layers;
 mod ordering;
 mod outcomes;
 mod protocol;
+mod runners;
 mod small_blocks;
 mod trailers;
