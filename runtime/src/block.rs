@@ -1,7 +1,7 @@
 //! One registered deferred block and how it is started.
 
-use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -148,26 +148,28 @@ impl Entry {
 
     /// The block's future for `outcome`, or `None` when it does not run.
     ///
-    /// Calls the user's closure for the always-form, so it is only called from the spawned task.
-    pub(crate) fn start(self, outcome: Outcome) -> Option<BlockFuture> {
+    /// Calls the user's closure for the always-form, so it is only called from the blocks'
+    /// task, and isolated: a panic in it is returned, not unwound.
+    pub(crate) fn start(self, outcome: Outcome) -> Option<std::thread::Result<BlockFuture>> {
         match self.block {
-            Block::OnCompleted(future) if outcome.is_completed() => Some(future),
-            Block::Always(make) => Some(make(outcome)),
+            Block::OnCompleted(future) if outcome.is_completed() => Some(Ok(future)),
+            Block::Always(make) => {
+                Some(std::panic::catch_unwind(AssertUnwindSafe(|| make(outcome))))
+            }
             Block::OnCompleted(_) | Block::Cancelled => None,
         }
     }
 }
 
-/// A response's entries in registration order; the first is stored inline, since most
-/// handlers register one block and a collection would cost an allocation per request. The run
-/// loop takes them from the front in place (`pop_front`), so its task holds no iterator beside
-/// them.
+/// A response's entries in registration order, as the registry collects them; the first is
+/// stored inline, since most handlers register one block and a collection would cost an
+/// allocation per request.
 #[derive(Default)]
 pub(crate) enum Entries {
     #[default]
     Empty,
     One(Entry),
-    Many(VecDeque<Entry>),
+    Many(Vec<Entry>),
 }
 
 impl Entries {
@@ -184,13 +186,14 @@ impl Entries {
                 };
                 // Room for four: a handler that registers a second block often registers more,
                 // and growing 2 → 4 would cost another allocation.
-                let mut entries = VecDeque::with_capacity(4);
-                entries.extend([first, entry]);
+                let mut entries = Vec::with_capacity(4);
+                entries.push(first);
+                entries.push(entry);
                 *self = Self::Many(entries);
                 1
             }
             Self::Many(entries) => {
-                entries.push_back(entry);
+                entries.push(entry);
                 entries.len() - 1
             }
         }
@@ -199,43 +202,23 @@ impl Entries {
     /// How the entries of a response that ended as `kind` divide, in one pass.
     pub(crate) fn tally(&self, kind: OutcomeKind) -> Tally {
         let mut tally = Tally::default();
-        let mut count = |entry: &Entry| {
+        for entry in self.as_slice() {
             if entry.runs_on(kind) {
                 tally.runnable += 1;
                 tally.outcome_seen |= entry.sees_outcome();
             } else if !entry.is_cancelled() {
                 tally.skipped += 1;
             }
-        };
-        match self {
-            Self::Empty => {}
-            Self::One(entry) => count(entry),
-            Self::Many(entries) => entries.iter().for_each(count),
         }
         tally
     }
 
-    /// Takes the first entry out (the next to run).
-    pub(crate) fn pop_front(&mut self) -> Option<Entry> {
-        match self {
-            Self::Empty => None,
-            Self::One(_) => {
-                let Self::One(entry) = std::mem::take(self) else {
-                    unreachable!("matched One above")
-                };
-                Some(entry)
-            }
-            Self::Many(entries) => entries.pop_front(),
-        }
-    }
-
     pub(crate) fn len(&self) -> usize {
-        let (front, back) = self.as_slices();
-        front.len() + back.len()
+        self.as_slice().len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        matches!(self, Self::Empty)
     }
 
     pub(crate) fn get_mut(&mut self, index: usize) -> &mut Entry {
@@ -249,11 +232,47 @@ impl Entries {
         }
     }
 
-    fn as_slices(&self) -> (&[Entry], &[Entry]) {
+    fn as_slice(&self) -> &[Entry] {
         match self {
-            Self::Empty => (&[], &[]),
-            Self::One(entry) => (std::slice::from_ref(entry), &[]),
-            Self::Many(entries) => entries.as_slices(),
+            Self::Empty => &[],
+            Self::One(entry) => std::slice::from_ref(entry),
+            Self::Many(entries) => entries,
+        }
+    }
+}
+
+/// A fired response's entries, taken from the front as its blocks run (the run loop holds no
+/// index or iterator beside them).
+#[derive(Default)]
+pub(crate) enum Queue {
+    #[default]
+    Done,
+    One(Entry),
+    Many(std::vec::IntoIter<Entry>),
+}
+
+impl From<Entries> for Queue {
+    fn from(entries: Entries) -> Self {
+        match entries {
+            Entries::Empty => Self::Done,
+            Entries::One(entry) => Self::One(entry),
+            Entries::Many(entries) => Self::Many(entries.into_iter()),
+        }
+    }
+}
+
+impl Queue {
+    /// Takes the first entry out (the next to run).
+    pub(crate) fn pop_front(&mut self) -> Option<Entry> {
+        match self {
+            Self::Many(entries) => entries.next(),
+            Self::One(_) => {
+                let Self::One(entry) = std::mem::take(self) else {
+                    unreachable!("matched One above")
+                };
+                Some(entry)
+            }
+            Self::Done => None,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::isolation::{drop_isolated, log_panic, run_isolated};
 use super::ledger::BatchAccount;
 use super::shared::Shared;
 use super::shared::SharedRef;
-use crate::block::{BlockFuture, Entries};
+use crate::block::{BlockFuture, Entries, Queue};
 use crate::latch::SetOnDrop;
 use crate::observe::{self, BatchWatch, BlockWatch, FailureKind};
 use crate::stats::BlockEnd;
@@ -97,7 +97,7 @@ pin_project_lite::pin_project! {
     /// for a slot; a block's timer, only when it has a timeout) and the rest is what the loop
     /// needs. Once ready it is an empty shell: everything it held is released by then.
     pub(crate) struct BatchTask {
-        entries: Entries,
+        entries: Queue,
         span: tracing::Span,
         signal: Option<SetOnDrop>,
         outcome: Outcome,
@@ -156,7 +156,7 @@ impl BatchTask {
             }
         };
         Self {
-            entries,
+            entries: entries.into(),
             span,
             signal,
             outcome,
@@ -169,7 +169,7 @@ impl BatchTask {
 /// Starts the next of `entries` that runs, or `None` when none is left (or a drain left the rest
 /// behind). Counts it as starting.
 fn start_next(
-    entries: &mut Entries,
+    entries: &mut Queue,
     span: &tracing::Span,
     outcome: Outcome,
     claim: &mut Claim,
@@ -203,10 +203,10 @@ fn start_next(
         let timeout = entry.timeout.or(executor.config.block_timeout);
         account.starting(&executor.ledger);
         let block_watch = watch.starting();
-        // `start` calls the always-form's closure: user code, so isolated; the span is entered
-        // only to log a panic.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| entry.start(outcome))) {
-            Ok(Some(block)) => {
+        // `start` calls the always-form's closure (user code) isolated, and returns its panic;
+        // the span is entered only to log it.
+        match entry.start(outcome) {
+            Some(Ok(block)) => {
                 return Some(Step::Running {
                     block,
                     timer: timeout.map(|limit| {
@@ -219,8 +219,8 @@ fn start_next(
                 })
             }
             // `runs_on` and `start` agree, so this is not reached; count it honestly if it is.
-            Ok(None) => ended(executor, account, watch, block_watch, BlockEnd::Skipped),
-            Err(payload) => {
+            None => ended(executor, account, watch, block_watch, BlockEnd::Skipped),
+            Some(Err(payload)) => {
                 let end = span.in_scope(|| panicked(executor, watch, payload.as_ref()));
                 ended(executor, account, watch, block_watch, end);
             }
@@ -274,10 +274,9 @@ impl Future for BatchTask {
                     }
                 }
                 StepProj::Running {
-                    block,
-                    timer,
-                    watch: block_watch,
+                    watch: block_watch, ..
                 } => {
+                    let block_watch = *block_watch;
                     let Claim {
                         executor,
                         account,
@@ -286,35 +285,53 @@ impl Future for BatchTask {
                     } = &mut *this.claim;
                     let end = {
                         let _entered = this.span.enter();
-                        ready!(poll_block(block, timer, executor, watch, cx))
+                        ready!(poll_block(this.step.as_mut(), executor, watch, cx))
                     };
-                    let block_watch = *block_watch;
                     ended(executor, account, watch, block_watch, end);
-                    // What the block captured is dropped now, in place (cancelled at its
-                    // `.await`, if it timed out), isolated like its polls.
-                    run_isolated(watch.handler(), || this.step.set(Step::Next));
                 }
             }
         }
     }
 }
 
-/// Polls `block` once, isolated, under its `timer`: how it ended, once it has (the caller
-/// drops it).
+/// Polls the running block of `step` once, isolated, under its timer. Once it has ended, it is
+/// dropped in place (cancelled at its `.await`, if it timed out), isolated too, and `step` is
+/// left at [`Step::Next`]: how it ended.
 fn poll_block(
-    mut block: Pin<&mut BlockFuture>,
-    timer: &mut Option<Pin<Box<Timer>>>,
+    mut step: Pin<&mut Step>,
     executor: &Shared,
     watch: &BatchWatch,
     cx: &mut Context<'_>,
 ) -> Poll<BlockEnd> {
     let handler = watch.handler();
-    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| block.as_mut().poll(cx)));
-    let result = match polled {
-        Ok(Poll::Ready(result)) => Ok(result),
-        Err(payload) => Err(payload),
-        Ok(Poll::Pending) => {
-            let Some(timer) = timer else {
+    // The block's last poll and its drop in one isolation: a panic after `result` is set comes
+    // from what the block captured, as it is dropped, and does not change how the block ended.
+    let mut result = None;
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let StepProj::Running { block, .. } = step.as_mut().project() else {
+            unreachable!("polled only while running")
+        };
+        if let Poll::Ready(ended) = block.poll(cx) {
+            result = Some(ended);
+            step.set(Step::Next);
+        }
+    }));
+    let result = match (polled, result) {
+        (Ok(()), Some(result)) => result,
+        (Err(payload), Some(result)) => {
+            log_panic(handler, payload.as_ref());
+            result
+        }
+        (Err(payload), None) => {
+            let end = panicked(executor, watch, payload.as_ref());
+            run_isolated(handler, || step.set(Step::Next));
+            return Poll::Ready(end);
+        }
+        (Ok(()), None) => {
+            let StepProj::Running {
+                timer: Some(timer), ..
+            } = step.as_mut().project()
+            else {
                 return Poll::Pending;
             };
             let timer = timer.as_mut().project();
@@ -329,12 +346,13 @@ fn poll_block(
                 .config
                 .observe
                 .report_timeout(&executor.ledger.counters, watch, limit);
+            run_isolated(handler, || step.set(Step::Next));
             return Poll::Ready(BlockEnd::TimedOut);
         }
     };
     Poll::Ready(match result {
-        Ok(Ok(())) => BlockEnd::Finished,
-        Ok(Err(error)) => {
+        Ok(()) => BlockEnd::Finished,
+        Err(error) => {
             tracing::error!(handler, %error, "after-response: deferred block returned an error");
             executor.config.observe.report(
                 &executor.ledger.counters,
@@ -344,7 +362,6 @@ fn poll_block(
             );
             BlockEnd::Failed
         }
-        Err(payload) => panicked(executor, watch, payload.as_ref()),
     })
 }
 

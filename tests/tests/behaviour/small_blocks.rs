@@ -132,3 +132,49 @@ fn a_small_block_cancelled_by_its_timeout_is_dropped_and_a_panic_in_that_drop_is
         "{panics:?}"
     );
 }
+
+/// Ready at its first poll, still holding what it captured: that is dropped after the block
+/// ended, as the task drops the finished future in place.
+struct ReadyHolding<T>(T);
+
+impl<T> Future for ReadyHolding<T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+#[test]
+fn a_finished_small_block_whose_captures_panic_when_dropped_counts_as_finished_and_is_logged() {
+    static NEXT_RAN: AtomicU64 = AtomicU64::new(0);
+    let logs = logs::Capture::new();
+    logs.block_on(async {
+        let executor = Config::default().completion_handles(true).build();
+        let before = executor.stats();
+        let registry = executor.registry("small_drop_panics");
+        let block = ReadyHolding(PanicsOnDrop);
+        assert_small(&block);
+        registry.defer(block);
+        registry.defer(async {
+            NEXT_RAN.fetch_add(1, SeqCst);
+        });
+        let response = registry.attach(http::Response::new(String::from("ok")));
+        let completion = Completion::of(&response);
+        drop(response);
+
+        within("the blocks", completion).await;
+        assert_eq!(NEXT_RAN.load(SeqCst), 1, "the block after it ran");
+        assert_eq!(
+            ops::changes(&before, &executor.stats()),
+            [("finished", 2)],
+            "it ended before its captures were dropped"
+        );
+    });
+    let panics = logs.lines_with("deferred block panicked");
+    assert_eq!(panics.len(), 1, "{panics:?}");
+    assert!(
+        panics[0].contains("a captured value's drop panicked"),
+        "{panics:?}"
+    );
+}
