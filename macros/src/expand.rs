@@ -132,6 +132,12 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
     let keeps_block = declares_items(&body);
     let stmts = Finder::new(&mut registrar).rewrite(body, Delimiter::Brace);
     let registers_blocks = registrar.live > 0;
+    // Only the always-form reads `Outcome::elapsed`: without one the registry reads no clock.
+    let constructor = if registrar.live_always > 0 {
+        Ident::new("new", Span::call_site())
+    } else {
+        Ident::new("untimed", Span::call_site())
+    };
 
     let return_span = return_span_of(&sig);
     let fake_return = return_type::fake_return(&sig, return_span);
@@ -151,7 +157,7 @@ fn expand(function: Function, krate: &Path) -> TokenStream {
         };
         quote! {{
             #inner_attrs
-            let #registry = #krate::__private::Registry::new(
+            let #registry = #krate::__private::Registry::#constructor(
                 ::core::concat!(::core::module_path!(), "::", #name),
             );
             let #output = {

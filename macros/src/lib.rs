@@ -121,6 +121,9 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// A handler without `defer!(|outcome| ..)` gets `Registry::untimed` instead of `Registry::new`:
+/// only that form reads `Outcome::elapsed()`, so the registry then reads no clock.
+///
 /// `defer!(@__after_response ..)` expands to the expression it is given; the user's own path
 /// to `defer` is kept, so their `use after_response::defer;` stays used. With a timeout,
 /// `defer!(timeout = d => ..)` registers the same way, then calls `set_timeout(d)` on the

@@ -24,6 +24,8 @@ pub struct Registrar<'a> {
     pub found: usize,
     /// How many of them register on the registry (the others are rejected or inert).
     pub live: usize,
+    /// How many of the live ones are the always-form, the one that reads the elapsed time.
+    pub live_always: usize,
 }
 
 impl<'a> Registrar<'a> {
@@ -33,6 +35,7 @@ impl<'a> Registrar<'a> {
             krate,
             found: 0,
             live: 0,
+            live_always: 0,
         }
     }
 
@@ -95,6 +98,9 @@ impl<'a> Registrar<'a> {
                 quote_spanned!(span=> #on_completed(async move { #stmts }))
             }
             DeferForm::Always { attrs, param, body } => {
+                if matches!((self.mode, &rejected), (Mode::Live(_), None)) {
+                    self.live_always += 1;
+                }
                 quote_spanned! {span=>
                     #always(#attrs move |#param| async move { #body })
                 }

@@ -28,7 +28,8 @@ use crate::{Outcome, OutcomeKind};
 /// Creating a registry does not allocate; nothing is spawned for a registry with no blocks.
 pub struct Registry {
     handler: &'static str,
-    started: Instant,
+    /// When the handler started; `None` when no block reads it (see [`Registry::untimed`]).
+    started: Option<Instant>,
     executor: Executor,
     registered: Mutex<Registered>,
 }
@@ -47,13 +48,22 @@ impl Registry {
     /// is called in, else on [`Executor::process_default`]; [`Executor::registry`] names one.
     #[must_use]
     pub fn new(handler: &'static str) -> Self {
-        Self::on(handler, scope::current())
+        Self::on(handler, scope::current(), true)
     }
 
-    pub(crate) fn on(handler: &'static str, executor: Executor) -> Self {
+    /// [`Registry::new`] without reading the clock, for a handler that registers no
+    /// `defer!(|outcome| ..)` block: only that form reads [`Outcome::elapsed`], which then
+    /// reads [`Duration::ZERO`]. What `#[after_response]` uses for such handlers.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn untimed(handler: &'static str) -> Self {
+        Self::on(handler, scope::current(), false)
+    }
+
+    pub(crate) fn on(handler: &'static str, executor: Executor, timed: bool) -> Self {
         Self {
             handler,
-            started: Instant::now(),
+            started: timed.then(Instant::now),
             executor,
             registered: Mutex::new(Registered {
                 entries: Entries::Empty,
@@ -195,7 +205,7 @@ impl Executor {
     /// A registry for the handler called `handler` on this executor, wherever it is created.
     #[must_use]
     pub fn registry(&self, handler: &'static str) -> Registry {
-        Registry::on(handler, self.clone())
+        Registry::on(handler, self.clone(), true)
     }
 }
 

@@ -121,7 +121,8 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty() && (self.inner.is_end_stream() || self.record.finished())
+        // The record first: once the body has ended it answers without a call into `B`.
+        self.rest.is_empty() && (self.record.finished() || self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -9,7 +9,8 @@ use crate::latch::SetOnDrop;
 pub(crate) struct Batch {
     pub(crate) entries: Entries,
     pub(crate) handler: &'static str,
-    pub(crate) started: Instant,
+    /// When the handler started, if its registry read the clock.
+    pub(crate) started: Option<Instant>,
     pub(crate) span: Option<tracing::Span>,
     /// Marks the response's [`crate::Completion`] done when dropped; `None` when nobody can
     /// await it (handles off, or no response was produced).

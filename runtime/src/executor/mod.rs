@@ -231,8 +231,8 @@ pub async fn shutdown(deadline: Duration) -> DrainReport {
     Executor::process_default().shutdown(deadline).await
 }
 
-/// Hands a response's blocks to their executor. Never runs user code: it only spawns (or, when
-/// work is full, drops the blocks, which frees what they captured).
+/// Hands a response's blocks to their executor. Never runs user code: it only hands them to a
+/// runner (or, when work is full, drops the blocks, which frees what they captured).
 pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, body_bytes: u64) {
     let Tally {
         runnable,
@@ -241,74 +241,101 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     } = batch.entries.tally(kind);
     // Only an always-block reads the outcome, so only then is the clock read (~100
     // instructions a response).
-    let elapsed = if outcome_seen {
-        batch.started.elapsed()
-    } else {
-        Duration::ZERO
+    let elapsed = match batch.started {
+        Some(started) if outcome_seen => started.elapsed(),
+        _ => Duration::ZERO,
     };
     let outcome = Outcome::new(kind, status, body_bytes, elapsed);
-    let executor = batch.executor.clone();
-    let counters = &executor.ledger.counters;
-    counters.record_skipped(skipped);
-    let observe = &executor.config.observe;
-    observe.skipped(batch.handler, skipped);
+    if skipped > 0 {
+        batch.executor.ledger.counters.record_skipped(skipped);
+        batch
+            .executor
+            .config
+            .observe
+            .skipped(batch.handler, skipped);
+    }
     if runnable == 0 {
         discard(batch);
         return;
     }
-    // Logs about this response's blocks carry the handler's span (its request id).
-    let parent = batch.span.as_ref().and_then(tracing::Span::id);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        counters.record_lost_unfired(runnable);
-        observe.lost_unfired(batch.handler, runnable);
-        tracing::error!(
-            parent: parent,
-            handler = batch.handler,
-            blocks = runnable,
-            outcome = %kind,
-            "after-response: no tokio runtime when the response ended; its deferred blocks are lost"
-        );
-        discard(batch);
+        lose_unfired(batch, kind, runnable);
         return;
     };
-    let queued = match executor.admission.admit() {
+    let queued = match batch.executor.admission.admit() {
         Admitted::Slot => false,
         Admitted::Queued => true,
         Admitted::Full => {
-            let shed_total = counters.record_shed(runnable);
-            observe.shed(counters, batch.handler, kind, runnable);
-            tracing::warn!(
-                parent: parent,
-                handler = batch.handler,
-                blocks = runnable,
-                shed_total,
-                max_in_flight = executor.config.max_in_flight,
-                max_queued = executor.config.max_queued,
-                "after-response: deferred work is full; this response's blocks are shed"
-            );
-            discard(batch);
+            shed(batch, kind, runnable);
             return;
         }
     };
-    let account = executor.ledger.open(runnable);
-    // Counted by the tracker from here; the claim ends the count when it drops (with the task,
-    // or with the task unpolled if the runtime drops it).
-    executor.tracker.task_started();
-    let watch = observe.fired(batch.handler, kind, runnable, queued);
-    // The batch's own executor handle goes with it: the claim takes the one cloned above.
     let Batch {
         entries,
         handler,
         span,
         signal,
+        executor,
         ..
     } = batch;
+    let account = executor.ledger.open(runnable);
+    // Counted by the tracker from here; the claim ends the count when it settles (the blocks
+    // ended) or drops (the runtime dropped them).
+    executor.tracker.task_started();
+    let watch = executor
+        .config
+        .observe
+        .fired(handler, kind, runnable, queued);
     let span = block_span(span, handler, kind);
     let claim = Claim::new(executor, account, queued, watch);
     runner::run(
         &runtime,
         BatchTask::new(entries, span, signal, outcome, claim),
     );
+}
+
+/// No tokio runtime where the response ended: its `runnable` blocks are counted and logged as
+/// lost, and dropped.
+#[cold]
+fn lose_unfired(batch: Batch, kind: OutcomeKind, runnable: u64) {
+    batch.executor.ledger.counters.record_lost_unfired(runnable);
+    batch
+        .executor
+        .config
+        .observe
+        .lost_unfired(batch.handler, runnable);
+    tracing::error!(
+        // Logs about this response's blocks carry the handler's span (its request id).
+        parent: batch.span.as_ref().and_then(tracing::Span::id),
+        handler = batch.handler,
+        blocks = runnable,
+        outcome = %kind,
+        "after-response: no tokio runtime when the response ended; its deferred blocks are lost"
+    );
+    discard(batch);
+}
+
+/// Deferred work is full: the response's `runnable` blocks are counted, reported and logged as
+/// shed, and dropped.
+#[cold]
+fn shed(batch: Batch, kind: OutcomeKind, runnable: u64) {
+    let executor: &Shared = &batch.executor;
+    let counters = &executor.ledger.counters;
+    let shed_total = counters.record_shed(runnable);
+    executor
+        .config
+        .observe
+        .shed(counters, batch.handler, kind, runnable);
+    tracing::warn!(
+        parent: batch.span.as_ref().and_then(tracing::Span::id),
+        handler = batch.handler,
+        blocks = runnable,
+        shed_total,
+        max_in_flight = executor.config.max_in_flight,
+        max_queued = executor.config.max_queued,
+        "after-response: deferred work is full; this response's blocks are shed"
+    );
+    discard(batch);
 }
 
 /// Drops blocks that will not run. This runs where the response body or the handler future is

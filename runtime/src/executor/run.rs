@@ -26,7 +26,8 @@ pub(crate) struct Claim {
     account: BatchAccount,
     queued: bool,
     holds_slot: bool,
-    tracked: bool,
+    /// Not yet settled.
+    open: bool,
     /// The same books, for metrics and the failure hook.
     watch: BatchWatch,
 }
@@ -44,22 +45,23 @@ impl Claim {
             account,
             queued,
             holds_slot: !queued,
-            tracked: true,
+            open: true,
             watch,
         }
     }
 
     /// Gives every place back and settles the account. Idempotent.
     fn settle(&mut self) {
+        if !std::mem::take(&mut self.open) {
+            return;
+        }
         self.leave_queue(false);
         self.release_slot();
         let watch = &self.watch;
         self.account.close(&self.executor.ledger, |end, blocks| {
             watch.unfinished(end, blocks);
         });
-        if std::mem::take(&mut self.tracked) {
-            self.executor.tracker.task_ended();
-        }
+        self.executor.tracker.task_ended();
     }
 
     /// Gives the slot back, if held.

@@ -25,6 +25,18 @@ async fn hello(State(probe): State<Probe>) -> &'static str {
     "hello"
 }
 
+/// Takes at least `HANDLER_TIME` before it returns: the always-block's `elapsed()` covers it.
+#[after_response]
+async fn slow(State(probe): State<Probe>) -> &'static str {
+    tokio::time::sleep(HANDLER_TIME).await;
+    defer!(|outcome| {
+        probe.send(Event::Always(outcome));
+    });
+    "slow"
+}
+
+const HANDLER_TIME: std::time::Duration = std::time::Duration::from_millis(20);
+
 #[after_response]
 async fn endless(State(probe): State<Probe>) -> impl IntoResponse {
     // The plain block first: had it run, its event would come before the always-block's.
@@ -88,6 +100,7 @@ async fn panics(State(probe): State<Probe>) -> &'static str {
 fn router(probe: Probe) -> Router {
     Router::new()
         .route("/hello", get(hello))
+        .route("/slow", get(slow))
         .route("/endless", get(endless))
         .route("/never", get(never_returns))
         .route("/failing-stream", get(failing_stream))
@@ -113,6 +126,19 @@ async fn completed_runs_both_forms_with_status_and_bytes() {
         assert_eq!(outcome.status(), Some(http::StatusCode::OK));
         assert_eq!(outcome.body_bytes(), 5);
     }
+}
+
+/// `elapsed()` runs from the handler's start (the registry `#[after_response]` creates reads the
+/// clock when the handler has an always-block), so it covers the handler's own sleep: a bound
+/// the sleep guarantees, not a timing assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elapsed_runs_from_the_handlers_start() {
+    let (probe, mut observer) = Probe::new();
+    let mut server = Server::start(router(probe)).await;
+    common::get(&common::client(Proto::Http1), &server, "/slow").await;
+    server.settle().await;
+    let outcome = observer.only_outcome().await;
+    assert!(outcome.elapsed() >= HANDLER_TIME, "{:?}", outcome.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
