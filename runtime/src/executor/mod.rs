@@ -279,8 +279,8 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
         ..
     } = batch;
     let account = executor.ledger.open(runnable);
-    // Counted by the tracker from here; the claim ends the count when it settles (the blocks
-    // ended) or drops (the runtime dropped them).
+    // Counted by the tracker from here; the claim ends the count when it drops (the blocks
+    // ended, or the runtime dropped them).
     executor.tracker.task_started();
     let watch = executor
         .config

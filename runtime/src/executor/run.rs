@@ -19,15 +19,13 @@ use crate::{Outcome, OutcomeKind};
 
 /// A fired response's claim on its executor: its place in the tracker, its account on the
 /// ledger, its slot once it has one and, while it waits for one, its place in the queue.
-/// [`settle`](Claim::settle) (its blocks ended) or dropping it (the runtime dropped them) gives
-/// the places back and settles the account.
+/// Dropping it (its blocks ended, or the runtime dropped them) gives the places back and settles
+/// the account.
 pub(crate) struct Claim {
     executor: SharedRef,
     account: BatchAccount,
     queued: bool,
     holds_slot: bool,
-    /// Not yet settled.
-    open: bool,
     /// The same books, for metrics and the failure hook.
     watch: BatchWatch,
 }
@@ -45,23 +43,8 @@ impl Claim {
             account,
             queued,
             holds_slot: !queued,
-            open: true,
             watch,
         }
-    }
-
-    /// Gives every place back and settles the account. Idempotent.
-    fn settle(&mut self) {
-        if !std::mem::take(&mut self.open) {
-            return;
-        }
-        self.leave_queue(false);
-        self.release_slot();
-        let watch = &self.watch;
-        self.account.close(&self.executor.ledger, |end, blocks| {
-            watch.unfinished(end, blocks);
-        });
-        self.executor.tracker.task_ended();
     }
 
     /// Gives the slot back, if held.
@@ -82,7 +65,13 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.settle();
+        self.leave_queue(false);
+        self.release_slot();
+        let watch = &self.watch;
+        self.account.close(&self.executor.ledger, |end, blocks| {
+            watch.unfinished(end, blocks);
+        });
+        self.executor.tracker.task_ended();
     }
 }
 
@@ -97,13 +86,15 @@ pin_project_lite::pin_project! {
     /// largest state it can be in (a queued response's wait, a timeout's timer, the block's
     /// bookkeeping) in every response. Here the rare states are boxed (a queued response's wait
     /// for a slot; a block's timer, only when it has a timeout) and the rest is what the loop
-    /// needs. Once ready it is an empty shell: everything it held is released by then.
+    /// needs. Once ready it is an empty shell: everything it held, its claim on the executor
+    /// included, is released by then.
     pub(crate) struct BatchTask {
         entries: Queue,
         span: tracing::Span,
         signal: Option<SetOnDrop>,
         outcome: Outcome,
-        claim: Claim,
+        // `None` once the blocks ended: the claim is settled, and the executor let go of.
+        claim: Option<Claim>,
         // Pinned: a running block's future may be stored inline (block.rs), so it must not move
         // once polled; it is dropped in place.
         #[pin]
@@ -162,7 +153,7 @@ impl BatchTask {
             span,
             signal,
             outcome,
-            claim,
+            claim: Some(claim),
             step,
         }
     }
@@ -248,11 +239,15 @@ impl Future for BatchTask {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         loop {
+            let Some(claim) = this.claim.as_mut() else {
+                // An empty shell: it ended.
+                return Poll::Ready(());
+            };
             match this.step.as_mut().project() {
                 StepProj::WaitingForSlot { acquire } => {
                     ready!(acquire.as_mut().poll(cx));
-                    this.claim.holds_slot = true;
-                    this.claim.leave_queue(true);
+                    claim.holds_slot = true;
+                    claim.leave_queue(true);
                     this.step.set(Step::Next);
                 }
                 // No yield before user code: the body's last bytes still hold this batch until
@@ -260,8 +255,7 @@ impl Future for BatchTask {
                 // the connection's poll, runs after that poll, in which hyper and h2 flush what
                 // they took (bench/RESULTS.md, "Write ordering without a yield").
                 StepProj::Next => {
-                    if let Some(running) =
-                        start_next(this.entries, this.span, *this.outcome, this.claim)
+                    if let Some(running) = start_next(this.entries, this.span, *this.outcome, claim)
                     {
                         this.step.set(running);
                     } else {
@@ -270,7 +264,7 @@ impl Future for BatchTask {
                         // awaits it sees the spans exported, the slot free and the drain's count
                         // down. What is left is an empty shell, which its runner replaces.
                         *this.span = tracing::Span::none();
-                        this.claim.settle();
+                        *this.claim = None;
                         *this.signal = None;
                         return Poll::Ready(());
                     }
@@ -284,7 +278,7 @@ impl Future for BatchTask {
                         account,
                         watch,
                         ..
-                    } = &mut *this.claim;
+                    } = claim;
                     let end = {
                         let _entered = this.span.enter();
                         ready!(poll_block(this.step.as_mut(), executor, watch, cx))
