@@ -123,3 +123,30 @@ fn blocks_handed_to_a_runner_its_runtime_drops_are_counted_lost() {
     let stats = executor.stats();
     assert_eq!((stats.finished, stats.lost, stats.in_flight), (1, 1, 0));
 }
+
+/// Once a response's blocks have ended, the runner that waits for the next response holds
+/// nothing of it: an executor dropped by its owner is dropped, failure hook and all, even while
+/// the runner that ran its blocks waits in the pool.
+#[tokio::test(flavor = "current_thread")]
+async fn a_waiting_runner_keeps_no_executor_alive() {
+    let hook_state = Arc::new(());
+    let held_by_hook = Arc::clone(&hook_state);
+    let executor = Config::default()
+        .completion_handles(true)
+        .on_failure(move |_| drop(Arc::clone(&held_by_hook)))
+        .build();
+    let registry = executor.registry("keeps_nothing");
+    registry.defer(async {});
+    let response = registry.attach(http::Response::new(String::new()));
+    let completion = Completion::of(&response);
+    drop(response);
+    within("the block", completion).await;
+    assert_eq!(executor.stats().finished, 1);
+
+    drop(executor);
+    assert_eq!(
+        Arc::strong_count(&hook_state),
+        1,
+        "the executor, and its hook, were dropped"
+    );
+}
