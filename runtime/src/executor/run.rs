@@ -238,11 +238,11 @@ impl Future for BatchTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
+        let Some(claim) = this.claim.as_mut() else {
+            // An empty shell: it ended.
+            return Poll::Ready(());
+        };
         loop {
-            let Some(claim) = this.claim.as_mut() else {
-                // An empty shell: it ended.
-                return Poll::Ready(());
-            };
             match this.step.as_mut().project() {
                 StepProj::WaitingForSlot { acquire } => {
                     ready!(acquire.as_mut().poll(cx));
