@@ -1,9 +1,9 @@
 //! Admission: whether a response's fired blocks get a slot now, wait for one, or are shed.
 //!
-//! Each response whose blocks fire gets one task. A task needs one of `max_in_flight` slots to
-//! run; a response's blocks run one after another in that slot, so `max_in_flight` also bounds
-//! how many blocks run at once. A response that finds every slot taken **waits** for one on its
-//! own task (the response has already been sent: waiting holds no connection), as long as fewer
+//! A response whose blocks fire needs one of `max_in_flight` slots to run them; its blocks run
+//! one after another in that slot, so `max_in_flight` also bounds how many blocks run at once. A
+//! response that finds every slot taken **waits** for one on its runner (the response has
+//! already been sent: waiting holds no connection), as long as fewer
 //! than `max_queued` responses already wait. Past that its blocks are **shed**. Deferred work
 //! therefore holds at most `max_in_flight + max_queued` responses' blocks, whatever the request
 //! rate: there is no unbounded queue.
@@ -15,7 +15,7 @@
 //! one. (A tokio `Semaphore` for every slot would lock that list on every release, ~80
 //! instructions a response: bench/RESULTS.md, "Where one `defer!` goes".)
 //!
-//! Every slot is, at any time, held by one task, counted in `free`, or a permit of `handover`
+//! Every slot is, at any time, held by one response, counted in `free`, or a permit of `handover`
 //! (assigned to a waiter, or left there when its waiter took a free slot first); each release
 //! adds one slot to one of the two and each taking removes one, so the bound holds. A queued
 //! response counts itself in `queued` before it looks for a free slot, and a release adds to

@@ -1,10 +1,11 @@
 //! The executor value: where fired blocks run, bounded, counted and drained.
 //!
-//! Submodules, one concern each: [`admission`] (slot, queue or shed), [`run`] (the task that
-//! runs a response's blocks in order), [`isolation`] (panics in user code), [`ledger`] (the
-//! counters and the drain's bookkeeping), [`drain`] (shutdown with a deadline), [`tracker`]
-//! (the tasks a drain waits for). [`shared`] holds the state they share; [`batch`] is what a
-//! response hands over.
+//! Submodules, one concern each: [`admission`] (slot, queue or shed), [`run`] (the future that
+//! runs a response's blocks in order), [`runner`] (the long-lived tasks that run those futures,
+//! one response at a time), [`isolation`] (panics in user code), [`ledger`] (the counters and
+//! the drain's bookkeeping), [`drain`] (shutdown with a deadline), [`tracker`] (the responses a
+//! drain waits for). [`shared`] holds the state they share; [`batch`] is what a response hands
+//! over.
 
 mod admission;
 mod batch;
@@ -281,7 +282,7 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     let account = executor.ledger.open(runnable);
     // Counted by the tracker from here; the claim ends the count when it drops (the blocks
     // ended, or the runtime dropped them).
-    executor.tracker.task_started();
+    executor.tracker.fired();
     let watch = executor
         .config
         .observe

@@ -1,4 +1,4 @@
-//! The run loop: one task per fired response, running its blocks one after another in
+//! The run loop: a fired response's blocks, run one after another (on a runner, runner.rs) in
 //! registration order, each isolated and under its timeout.
 
 use std::future::Future;
@@ -71,7 +71,7 @@ impl Drop for Claim {
         self.account.close(&self.executor.ledger, |end, blocks| {
             watch.unfinished(end, blocks);
         });
-        self.executor.tracker.task_ended();
+        self.executor.tracker.ended();
     }
 }
 
@@ -251,9 +251,9 @@ impl Future for BatchTask {
                     this.step.set(Step::Next);
                 }
                 // No yield before user code: the body's last bytes still hold this batch until
-                // the connection has written them (body/release.rs), and this task, spawned from
-                // the connection's poll, runs after that poll, in which hyper and h2 flush what
-                // they took (bench/RESULTS.md, "Write ordering without a yield").
+                // the connection has written them (body/release.rs), and its runner, woken (or
+                // spawned) from the connection's poll, runs after that poll, in which hyper and h2
+                // flush what they took (bench/RESULTS.md, "Write ordering without a yield").
                 StepProj::Next => {
                     if let Some(running) = start_next(this.entries, this.span, *this.outcome, claim)
                     {
