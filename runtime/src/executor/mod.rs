@@ -248,12 +248,9 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
     };
     let outcome = Outcome::new(kind, status, body_bytes, elapsed);
     if skipped > 0 {
-        batch.executor.ledger.counters.record_skipped(skipped);
-        batch
-            .executor
-            .config
-            .observe
-            .skipped(batch.handler, skipped);
+        let executor: &Shared = &batch.executor;
+        executor.ledger.counters.record_skipped(skipped);
+        executor.config.observe.skipped(batch.handler, skipped);
     }
     if runnable == 0 {
         discard(batch);
@@ -299,9 +296,9 @@ pub(crate) fn fire(batch: Batch, kind: OutcomeKind, status: Option<StatusCode>, 
 /// lost, and dropped.
 #[cold]
 fn lose_unfired(batch: Batch, kind: OutcomeKind, runnable: u64) {
-    batch.executor.ledger.counters.record_lost_unfired(runnable);
-    batch
-        .executor
+    let executor: &Shared = &batch.executor;
+    executor.ledger.counters.record_lost_unfired(runnable);
+    executor
         .config
         .observe
         .lost_unfired(batch.handler, runnable);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use after_response::{Completion, Config};
+use after_response::{Completion, Config, Registry};
 use after_response_tests::{logs, ops, within};
 
 fn assert_small<F>(block: &F) {
@@ -78,6 +78,28 @@ impl Drop for PanicsOnDrop {
     }
 }
 
+/// Registers a last block that counts in `next_ran`, then sends the response (drops it) and
+/// waits for its blocks to end.
+async fn fire_then_next(registry: Registry, next_ran: &'static AtomicU64) {
+    registry.defer(async {
+        next_ran.fetch_add(1, SeqCst);
+    });
+    let response = registry.attach(http::Response::new(String::from("ok")));
+    let completion = Completion::of(&response);
+    drop(response);
+    within("the blocks", completion).await;
+}
+
+/// Exactly one panic was logged, and it is `PanicsOnDrop`'s.
+fn assert_one_drop_panic_logged(logs: &logs::Capture) {
+    let panics = logs.lines_with("deferred block panicked");
+    assert_eq!(panics.len(), 1, "{panics:?}");
+    assert!(
+        panics[0].contains("a captured value's drop panicked"),
+        "{panics:?}"
+    );
+}
+
 #[test]
 fn a_small_block_cancelled_by_its_timeout_is_dropped_and_a_panic_in_that_drop_is_isolated() {
     static DROPPED: AtomicBool = AtomicBool::new(false);
@@ -107,14 +129,7 @@ fn a_small_block_cancelled_by_its_timeout_is_dropped_and_a_panic_in_that_drop_is
             .defer(panics_when_dropped)
             .set_timeout(Duration::from_millis(1));
 
-        registry.defer(async {
-            NEXT_RAN.fetch_add(1, SeqCst);
-        });
-        let response = registry.attach(http::Response::new(String::from("ok")));
-        let completion = Completion::of(&response);
-        drop(response);
-
-        within("the blocks", completion).await;
+        fire_then_next(registry, &NEXT_RAN).await;
         assert!(
             DROPPED.load(SeqCst),
             "the cancelled block's captures were dropped"
@@ -125,12 +140,7 @@ fn a_small_block_cancelled_by_its_timeout_is_dropped_and_a_panic_in_that_drop_is
             [("finished", 1), ("timed_out", 2)]
         );
     });
-    let panics = logs.lines_with("deferred block panicked");
-    assert_eq!(panics.len(), 1, "{panics:?}");
-    assert!(
-        panics[0].contains("a captured value's drop panicked"),
-        "{panics:?}"
-    );
+    assert_one_drop_panic_logged(&logs);
 }
 
 /// Ready at its first poll, still holding what it captured: that is dropped after the block
@@ -156,14 +166,7 @@ fn a_finished_small_block_whose_captures_panic_when_dropped_counts_as_finished_a
         let block = ReadyHolding(PanicsOnDrop);
         assert_small(&block);
         registry.defer(block);
-        registry.defer(async {
-            NEXT_RAN.fetch_add(1, SeqCst);
-        });
-        let response = registry.attach(http::Response::new(String::from("ok")));
-        let completion = Completion::of(&response);
-        drop(response);
-
-        within("the blocks", completion).await;
+        fire_then_next(registry, &NEXT_RAN).await;
         assert_eq!(NEXT_RAN.load(SeqCst), 1, "the block after it ran");
         assert_eq!(
             ops::changes(&before, &executor.stats()),
@@ -171,10 +174,5 @@ fn a_finished_small_block_whose_captures_panic_when_dropped_counts_as_finished_a
             "it ended before its captures were dropped"
         );
     });
-    let panics = logs.lines_with("deferred block panicked");
-    assert_eq!(panics.len(), 1, "{panics:?}");
-    assert!(
-        panics[0].contains("a captured value's drop panicked"),
-        "{panics:?}"
-    );
+    assert_one_drop_panic_logged(&logs);
 }
