@@ -74,6 +74,11 @@ where
         let stage = record.with(|record| {
             if record.stage == DeliveryStage::Unpolled {
                 record.stage = DeliveryStage::Sending;
+                // Polled although it said it had ended (hyper never polls such a body; another
+                // consumer may): its end was signalled before any frame.
+                if inner.is_end_stream() {
+                    record.ended();
+                }
             }
             record.stage
         });

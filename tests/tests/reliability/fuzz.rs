@@ -257,8 +257,12 @@ fn drive(
     log: &Mutex<Log>,
 ) -> Result<Model, TestCaseError> {
     let exact_at_start = hint_of(case, 0).exact();
+    // A body that says it has ended before its first frame has ended with 0 bytes: short of a
+    // length it announced.
+    let ended_at_start = end_of(case, 0);
     let mut model = Model {
-        complete: end_of(case, 0),
+        complete: ended_at_start,
+        wrong_length: ended_at_start && exact_at_start.is_some_and(|len| len > 0),
         ..Model::default()
     };
     let (mut wrapper_ended, mut trailers_seen) = (false, false);
@@ -480,4 +484,32 @@ fn fuzzed_bodies_forward_exactly_and_fire_once() {
          plain skipped {}, lost {}",
         delta.finished, delta.skipped, delta.lost
     );
+}
+
+/// The case the full run (50,000 cases) found, kept for the short run: a body that says it has
+/// ended before its first frame, polled anyway by a greedy consumer (hyper never polls it) and
+/// answering `Pending`, then dropped. Its end was signalled: Completed, unless it announced a
+/// length it now cannot send (Aborted).
+#[test]
+fn a_body_polled_after_saying_it_had_ended_is_completed_unless_short_of_its_length() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let executor = Config::default().build();
+    for (hint, expected) in [
+        (Hint::Unknown, OutcomeKind::Completed),
+        (Hint::Exact(1), OutcomeKind::Aborted),
+    ] {
+        let case = Case {
+            steps: vec![Step::Pending],
+            hint,
+            end: EndSignal::AfterLastData,
+            status: StatusCode::OK,
+            consumer: Consumer::Greedy,
+            drop_after: 1,
+        };
+        let kind = check(&case, &executor, &runtime).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(kind, expected, "{case:?}");
+    }
 }
