@@ -1,6 +1,7 @@
 //! The executor value: where fired blocks run, bounded, counted and drained.
 //!
-//! Submodules, one concern each: [`admission`] (slot, queue or shed), [`run`] (the future that
+//! Submodules, one concern each: [`admission`] (slot, queue or shed), [`claim`] (a fired
+//! response's places on its executor), [`run`] (the future that
 //! runs a response's blocks in order), [`runner`] (the long-lived tasks that run those futures,
 //! one response at a time), [`isolation`] (panics in user code), [`ledger`] (the counters and
 //! the drain's bookkeeping), [`drain`] (shutdown with a deadline), [`tracker`] (the responses a
@@ -9,6 +10,7 @@
 
 mod admission;
 mod batch;
+mod claim;
 mod drain;
 mod isolation;
 mod ledger;
@@ -24,9 +26,10 @@ use http::StatusCode;
 
 use self::admission::Admitted;
 pub(crate) use self::batch::Batch;
+use self::claim::Claim;
 pub use self::drain::DrainReport;
 use self::isolation::drop_isolated;
-use self::run::{block_span, BatchTask, Claim};
+use self::run::{block_span, BatchTask};
 use self::shared::Shared;
 pub(crate) use self::shared::{completions_unseen, SharedRef};
 use crate::block::Tally;

@@ -17,7 +17,7 @@ use after_response::{after_response, defer, Config, DrainReport, Executor};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use common::{within, Proto, PROTOCOLS};
+use common::{ops, within, Proto, PROTOCOLS};
 use http_body_util::{BodyExt as _, Empty};
 use soak::GracefulServer;
 use tokio::sync::{mpsc, Semaphore};
@@ -88,8 +88,13 @@ async fn shutdown_mid_load(
     for sender in senders {
         soak::within_long("the clients", sender).await.unwrap();
     }
-    // Every response fired; the ones holding a slot started their block.
+    // Every body dropped, and every response fired (when the connection let go of its last
+    // bytes, which can come after the body's drop); the ones holding a slot started their block.
     soak::within_long("the drops", soak::receive_count(&mut dropped, blocks)).await;
+    ops::until("every response fired", || {
+        soak::delta(&before, &executor.stats()).in_flight == blocks
+    })
+    .await;
     let running = blocks.min(SLOTS as u64);
     soak::within_long(
         "the blocks to start",
