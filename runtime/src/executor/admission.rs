@@ -12,8 +12,8 @@
 //! back while nobody waits ([`Admission::release`], when a task ends) takes a lock: free slots
 //! are an atomic count, the queue length another. Only a slot given back while responses wait
 //! goes through a semaphore, whose waiter list (with its lock) hands it to the longest-waiting
-//! one. (A tokio `Semaphore` for every slot would lock that list on every release, ~80
-//! instructions a response: bench/RESULTS.md, "Where one `defer!` goes".)
+//! one. (A tokio `Semaphore` for every slot locked that list on every release: ~100
+//! instructions a response with the permit's `Arc`, bench/RESULTS.md, "This session's steps".)
 //!
 //! Every slot is, at any time, held by one response, counted in `free`, or a permit of `handover`
 //! (assigned to a waiter, or left there when its waiter took a free slot first); each release
