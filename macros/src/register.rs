@@ -76,8 +76,12 @@ impl<'a> Registrar<'a> {
         let krate = self.krate;
         // Live: register on the request's registry. Disabled (the attribute was rejected) or
         // rejected here: type-check the block the same way, register nothing.
-        let (on_completed, always) = match (self.mode, &rejected) {
-            (Mode::Live(registry), None) => {
+        let live = match (self.mode, &rejected) {
+            (Mode::Live(registry), None) => Some(registry),
+            _ => None,
+        };
+        let (on_completed, always) = match live {
+            Some(registry) => {
                 self.live += 1;
                 // The registry's hygiene, the `defer!`'s location: errors about the call land
                 // on it.
@@ -88,7 +92,7 @@ impl<'a> Registrar<'a> {
                     quote_spanned!(span=> #registry.defer_always),
                 )
             }
-            _ => (
+            None => (
                 quote_spanned!(span=> #krate::__private::inert),
                 quote_spanned!(span=> #krate::__private::inert_always),
             ),
@@ -98,7 +102,7 @@ impl<'a> Registrar<'a> {
                 quote_spanned!(span=> #on_completed(async move { #stmts }))
             }
             DeferForm::Always { attrs, param, body } => {
-                if matches!((self.mode, &rejected), (Mode::Live(_), None)) {
+                if live.is_some() {
                     self.live_always += 1;
                 }
                 quote_spanned! {span=>
