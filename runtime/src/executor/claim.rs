@@ -13,7 +13,7 @@ pub(crate) struct Claim {
     pub(super) executor: SharedRef,
     pub(super) account: BatchAccount,
     queued: bool,
-    pub(super) holds_slot: bool,
+    holds_slot: bool,
     /// The same books, for metrics and the failure hook.
     pub(super) watch: BatchWatch,
 }
@@ -35,6 +35,17 @@ impl Claim {
         }
     }
 
+    /// Whether it was admitted with a slot (else it waits in the queue for one).
+    pub(super) fn holds_slot(&self) -> bool {
+        self.holds_slot
+    }
+
+    /// The queued response got its slot: it holds it, and leaves the queue.
+    pub(super) fn got_slot(&mut self) {
+        self.holds_slot = true;
+        self.leave_queue(true);
+    }
+
     /// Gives the slot back, if held.
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.holds_slot) {
@@ -43,7 +54,7 @@ impl Claim {
     }
 
     /// Gives back the place in the queue: it `got_slot`, or the task is dropped.
-    pub(super) fn leave_queue(&mut self, got_slot: bool) {
+    fn leave_queue(&mut self, got_slot: bool) {
         if std::mem::take(&mut self.queued) {
             self.executor.admission.leave_queue();
             self.watch.left_queue(got_slot);

@@ -1,12 +1,11 @@
 //! The executor value: where fired blocks run, bounded, counted and drained.
 //!
 //! Submodules, one concern each: [`admission`] (slot, queue or shed), [`claim`] (a fired
-//! response's places on its executor), [`run`] (the future that
-//! runs a response's blocks in order), [`runner`] (the long-lived tasks that run those futures,
-//! one response at a time), [`isolation`] (panics in user code), [`ledger`] (the counters and
-//! the drain's bookkeeping), [`drain`] (shutdown with a deadline), [`tracker`] (the responses a
-//! drain waits for). [`shared`] holds the state they share; [`batch`] is what a response hands
-//! over.
+//! response's places on its executor), [`run`] (the future that runs a response's blocks in
+//! order), [`runner`] (the long-lived tasks that run those futures, one response at a time),
+//! [`isolation`] (panics in user code), [`ledger`] (the counters and the drain's bookkeeping),
+//! [`drain`] (shutdown with a deadline), [`tracker`] (the responses a drain waits for).
+//! [`shared`] holds the state they share; [`batch`] is what a response hands over.
 
 mod admission;
 mod batch;

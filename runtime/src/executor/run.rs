@@ -82,7 +82,7 @@ impl BatchTask {
         outcome: Outcome,
         claim: Claim,
     ) -> Self {
-        let step = if claim.holds_slot {
+        let step = if claim.holds_slot() {
             Step::Next
         } else {
             let executor = claim.executor.clone();
@@ -188,8 +188,7 @@ impl Future for BatchTask {
             match this.step.as_mut().project() {
                 StepProj::WaitingForSlot { acquire } => {
                     ready!(acquire.as_mut().poll(cx));
-                    claim.holds_slot = true;
-                    claim.leave_queue(true);
+                    claim.got_slot();
                     this.step.set(Step::Next);
                 }
                 // No yield before user code: the body's last bytes still hold this batch until

@@ -32,9 +32,8 @@ const IDLE_PER_THREAD: usize = 32;
 /// Inlined with [`Mailbox::hand`], so that the task is written once, into the mailbox, rather
 /// than copied through each call (~30 instructions a copy).
 #[inline]
-pub(crate) fn run(runtime: &Handle, task: BatchTask) {
+pub(crate) fn run(runtime: &Handle, mut task: BatchTask) {
     let id = runtime.id();
-    let mut task = task;
     while let Some(idle) = take_idle(id) {
         match idle.hand(task) {
             None => return,

@@ -1,7 +1,7 @@
 //! The executor's tracker: counts the responses whose blocks it runs, and lets a drain wait
-//! until it is closed and they have all ended. `tokio_util::task::TaskTracker`'s `close` + `wait`, in the
-//! few lines this crate needs (tokio-util's `rt` feature would pull a proc-macro stack into the
-//! `default-features = false` build).
+//! until it is closed and they have all ended. `tokio_util::task::TaskTracker`'s `close` +
+//! `wait`, in the few lines this crate needs (tokio-util's `rt` feature would pull a proc-macro
+//! stack into the `default-features = false` build).
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
